@@ -1,0 +1,71 @@
+"""`tools/labsim`: run the lab simulator in the foreground until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from .lab import Lab
+
+
+def _address(text):
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT (e.g. 127.0.0.1:8500), got {text!r}")
+    return host, int(port)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="labsim",
+        description="Lab simulator of the Consul and Nomad HTTP APIs for octant.openclaw tests and "
+                    "demos. Admin API for faults and the request log under /_lab/ on every port.")
+    parser.add_argument("--consul", type=_address, required=True, metavar="HOST:PORT",
+                        help="address of the simulated Consul HTTP API")
+    parser.add_argument("--nomad", type=_address, required=True, metavar="HOST:PORT",
+                        help="address of the simulated Nomad HTTP API")
+    parser.add_argument("--admin", type=_address, metavar="HOST:PORT",
+                        help="extra address serving only /_lab/ (reachable while both services are down)")
+    parser.add_argument("--nodes", default="jerry,bobby,billy",
+                        help="comma-separated node names (Nomad clients and Consul members)")
+    parser.add_argument("--acl-bootstrap-token", metavar="TOKEN",
+                        help="enable ACL enforcement on Consul and Nomad with TOKEN as management token")
+    parser.add_argument("--state", metavar="FILE", help="load state from FILE and save it back on change/exit")
+    parser.add_argument("--txn-max-ops", type=int, choices=(64, 128), default=64,
+                        help="Consul transaction op limit (64 before 1.14, 128 from 1.14)")
+    parser.add_argument("--healthy-time", type=float, default=2.0, metavar="SECONDS",
+                        help="seconds until a new allocation counts as healthy in a deployment")
+    parser.add_argument("--lenient", action="store_true",
+                        help="accept unknown fields in submitted Nomad jobs (default: 400)")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    nodes = [n.strip() for n in args.nodes.split(",") if n.strip()]
+    if not nodes:
+        print("labsim: --nodes needs at least one node name", file=sys.stderr)
+        return 2
+    lab = Lab(nodes=nodes, acl_token=args.acl_bootstrap_token, state_file=args.state,
+              config={"txn_max_ops": args.txn_max_ops, "deployment_healthy_seconds": args.healthy_time,
+                      "strict": not args.lenient})
+    lab.add_listener("consul", *args.consul)
+    lab.add_listener("nomad", *args.nomad)
+    if args.admin:
+        lab.add_listener("admin", *args.admin)
+    try:
+        lab.start()
+    except OSError as exc:
+        print(f"labsim: cannot listen: {exc}", file=sys.stderr)
+        return 1
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    ports = ", ".join(f"{name}=http://{l.host}:{l.port}" for name, l in lab.listeners.items())
+    print(f"labsim ready: {ports} nodes={','.join(nodes)} acl={'on' if args.acl_bootstrap_token else 'off'}",
+          flush=True)
+    stopped.wait()
+    lab.stop()
+    return 0
