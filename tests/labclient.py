@@ -133,7 +133,7 @@ class LabProcess:
         self.nomad_port = free_port()
         self.admin_port = free_port()
         self.acl_token = acl_token
-        args = [sys.executable, str(LABSIM),
+        args = [str(LABSIM),
                 "--consul", f"127.0.0.1:{self.consul_port}",
                 "--nomad", f"127.0.0.1:{self.nomad_port}",
                 "--admin", f"127.0.0.1:{self.admin_port}",
@@ -158,7 +158,9 @@ class LabProcess:
         return f"http://127.0.0.1:{self.admin_port}"
 
     def start(self, timeout=15):
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env = dict(os.environ, LABSIM_PYTHON=sys.executable)
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env=env)
         line = self.proc.stdout.readline()
         if "labsim ready" not in line:
             self.proc.kill()

@@ -1,0 +1,38 @@
+# Shared by scripts/lab and scripts/test: system packages and the project's virtualenv.
+# shellcheck shell=bash
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="${OCTANT_VENV:-$ROOT/.venv}"
+PY="${OCTANT_PYTHON:-python3}"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# Install Debian/Ubuntu packages that are missing (as root, or through sudo).
+ensure_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  log "installing system packages: ${missing[*]}"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Create the virtualenv and install the pinned requirements; reinstall when they change.
+ensure_venv() {
+  local requirements="$1" stamp
+  if ! "$PY" -c 'import ensurepip, venv' 2>/dev/null; then
+    ensure_packages python3-venv
+  fi
+  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  stamp="$VENV/.octant-$(basename "$requirements").sha256"
+  if ! (cd "$ROOT" && sha256sum --status -c "$stamp" 2>/dev/null); then
+    log "installing Python requirements from $(basename "$requirements")"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"
+    (cd "$ROOT" && sha256sum requirements*.txt) > "$stamp"
+  fi
+  export PATH="$VENV/bin:$PATH"
+}
