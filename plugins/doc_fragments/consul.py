@@ -1,0 +1,72 @@
+# Copyright: octant.openclaw contributors
+# Apache License 2.0 (see LICENSE)
+
+
+class ModuleDocFragment:
+    # Connection options shared by every Consul module and lookup (module_utils/connection.py).
+    DOCUMENTATION = r"""
+options:
+  consul_address:
+    description:
+      - Address of the Consul HTTP API, for example V(https://consul.service.consul:8501).
+      - Falls back to E(CONSUL_HTTP_ADDR) (V(host:port) means V(http://host:port)), then V(http://127.0.0.1:8500).
+    type: str
+  consul_token:
+    description:
+      - Consul ACL token (secret ID). Falls back to E(CONSUL_HTTP_TOKEN).
+      - A token given here always wins over the environment.
+    type: str
+  consul_datacenter:
+    description:
+      - Consul datacenter. Falls back to E(CONSUL_DATACENTER); Consul's default is the agent's.
+    type: str
+  consul_ca_file:
+    description:
+      - CA certificate file to verify Consul's TLS certificate. Falls back to E(CONSUL_CACERT).
+    type: path
+  consul_client_cert:
+    description:
+      - Client certificate for mutual TLS. Falls back to E(CONSUL_CLIENT_CERT).
+    type: path
+  consul_client_key:
+    description:
+      - Client key for mutual TLS. Falls back to E(CONSUL_CLIENT_KEY).
+    type: path
+  consul_validate_certs:
+    description:
+      - Verify Consul's TLS certificate. Turn off only for a lab.
+    type: bool
+    default: true
+  consul_timeout:
+    description:
+      - Seconds to wait for one HTTP response (blocking queries add their wait to this).
+    type: int
+    default: 30
+"""
+
+    # Plugin-only part: where lookups read the options from.
+    PLUGINS = r"""
+options:
+  consul_address:
+    env:
+      - name: CONSUL_HTTP_ADDR
+    vars:
+      - name: openclaw_consul_address
+  consul_token:
+    env:
+      - name: CONSUL_HTTP_TOKEN
+  consul_datacenter:
+    env:
+      - name: CONSUL_DATACENTER
+    vars:
+      - name: openclaw_consul_datacenter
+  consul_ca_file:
+    env:
+      - name: CONSUL_CACERT
+  consul_client_cert:
+    env:
+      - name: CONSUL_CLIENT_CERT
+  consul_client_key:
+    env:
+      - name: CONSUL_CLIENT_KEY
+"""

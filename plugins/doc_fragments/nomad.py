@@ -1,0 +1,81 @@
+# Copyright: octant.openclaw contributors
+# Apache License 2.0 (see LICENSE)
+
+
+class ModuleDocFragment:
+    # Connection options shared by every Nomad module and lookup (module_utils/connection.py).
+    DOCUMENTATION = r"""
+options:
+  nomad_address:
+    description:
+      - Address of the Nomad HTTP API, for example V(https://nomad.service.consul:4646).
+      - Falls back to E(NOMAD_ADDR), then V(http://127.0.0.1:4646).
+    type: str
+  nomad_token:
+    description:
+      - Nomad ACL token (secret ID). Falls back to E(NOMAD_TOKEN).
+      - A token given here always wins over the environment.
+    type: str
+  nomad_namespace:
+    description:
+      - Nomad namespace. Falls back to E(NOMAD_NAMESPACE); Nomad's default is V(default).
+    type: str
+  nomad_region:
+    description:
+      - Nomad region. Falls back to E(NOMAD_REGION); Nomad's default is the agent's region.
+    type: str
+  nomad_ca_file:
+    description:
+      - CA certificate file to verify Nomad's TLS certificate. Falls back to E(NOMAD_CACERT).
+    type: path
+  nomad_client_cert:
+    description:
+      - Client certificate for mutual TLS. Falls back to E(NOMAD_CLIENT_CERT).
+    type: path
+  nomad_client_key:
+    description:
+      - Client key for mutual TLS. Falls back to E(NOMAD_CLIENT_KEY).
+    type: path
+  nomad_validate_certs:
+    description:
+      - Verify Nomad's TLS certificate. Turn off only for a lab.
+    type: bool
+    default: true
+  nomad_timeout:
+    description:
+      - Seconds to wait for one HTTP response (blocking queries add their wait to this).
+    type: int
+    default: 30
+"""
+
+    # Plugin-only part: where lookups read the options from.
+    PLUGINS = r"""
+options:
+  nomad_address:
+    env:
+      - name: NOMAD_ADDR
+    vars:
+      - name: openclaw_nomad_address
+  nomad_token:
+    env:
+      - name: NOMAD_TOKEN
+  nomad_namespace:
+    env:
+      - name: NOMAD_NAMESPACE
+    vars:
+      - name: openclaw_nomad_namespace
+  nomad_region:
+    env:
+      - name: NOMAD_REGION
+    vars:
+      - name: openclaw_nomad_region
+  nomad_ca_file:
+    env:
+      - name: NOMAD_CACERT
+  nomad_client_cert:
+    env:
+      - name: NOMAD_CLIENT_CERT
+  nomad_client_key:
+    env:
+      - name: NOMAD_CLIENT_KEY
+"""

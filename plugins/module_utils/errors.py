@@ -1,0 +1,62 @@
+# Copyright: octant.openclaw contributors
+# Apache License 2.0 (see LICENSE)
+"""One clear failure message for every service error: which call, the status, the server's
+text, and a hint for the cases users hit most."""
+
+from __future__ import annotations
+
+ENV_OF_ADDRESS = {"nomad": "NOMAD_ADDR", "consul": "CONSUL_HTTP_ADDR", "1password": "OP_SERVICE_ACCOUNT_TOKEN"}
+ENV_OF_TOKEN = {"nomad": "NOMAD_TOKEN", "consul": "CONSUL_HTTP_TOKEN"}
+
+
+class ServiceError(Exception):
+    """A failed call to Nomad, Consul or 1Password. `status` is the HTTP status (None when the
+    service could not be reached); `body` the server's text."""
+
+    def __init__(self, service, call, status=None, body="", hint=None):
+        self.service = service
+        self.call = call
+        self.status = status
+        self.body = (body or "").strip()
+        self.hint = hint
+        super().__init__(self.message)
+
+    @property
+    def message(self):
+        status = f"HTTP {self.status}" if self.status is not None else "no response"
+        text = f"{self.service.capitalize()} {self.call} failed ({status})"
+        if self.body:
+            text += f": {self.body[:2000]}"
+        if self.hint:
+            text += f". Hint: {self.hint}"
+        return text
+
+
+def hint_for(service, status, body, address=None):
+    """A hint for the known cases; None when there is nothing useful to add."""
+    body = body or ""
+    token_env = ENV_OF_TOKEN.get(service, "the token option")
+    if status == 403:
+        if "ACL not found" in body or "ACL token not found" in body:
+            return (f"the {service} token is unknown to the cluster (expired or from another cluster); "
+                    f"set {service}_token or {token_env} to a valid token")
+        missing = _missing_capability(body)
+        if missing:
+            return f"the token's policy lacks {missing}; grant it or use a token that has it"
+        return f"the {service} token lacks the needed capability; check its policy (or set {token_env})"
+    if status == 401:
+        return f"authentication failed; set {service}_token or {token_env}"
+    if status == 413:
+        return "the request is larger than the service accepts; split it or shrink the value"
+    if status is None and address:
+        env = ENV_OF_ADDRESS.get(service, "the address option")
+        return f"cannot reach {service} at {address}; check {service}_address or {env} and that it is running"
+    return None
+
+
+def _missing_capability(body):
+    # Consul 1.15+: "Permission denied: token with AccessorID '..' lacks permission 'key:write' on "x""
+    marker = "lacks permission "
+    if marker in body:
+        return body.split(marker, 1)[1].strip()
+    return None
