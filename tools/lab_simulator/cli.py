@@ -63,7 +63,7 @@ def main(argv=None):
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    ports = ", ".join(f"{name}=http://{l.host}:{l.port}" for name, l in lab.listeners.items())
+    ports = ", ".join(f"{name}=http://{lis.host}:{lis.port}" for name, lis in lab.listeners.items())
     print(f"labsim ready: {ports} nodes={','.join(nodes)} acl={'on' if args.acl_bootstrap_token else 'off'}",
           flush=True)
     stopped.wait()

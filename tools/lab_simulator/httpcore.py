@@ -194,6 +194,9 @@ class ServiceListener:
 def _make_handler(listener):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes: without TCP_NODELAY every response waits ~40 ms
+        # for the client's delayed ACK.
+        disable_nagle_algorithm = True
         server_version = f"labsim-{listener.service}"
 
         def log_message(self, fmt, *args):  # quiet: the lab keeps its own request log

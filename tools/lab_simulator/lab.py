@@ -28,6 +28,10 @@ DEFAULT_CONFIG = {
     "nomad_max_wait": 300.0,
     # Add up to wait/16 random jitter to Consul blocking waits, as Consul does.
     "consul_wait_jitter": True,
+    # Consul acl.enable_key_list_policy: recursive KV reads also need `list` on the prefix.
+    "consul_key_list_policy": False,
+    # Reject KV keys the way the newest Consul releases do (character set, traversal, file suffixes).
+    "consul_strict_keys": False,
 }
 
 
