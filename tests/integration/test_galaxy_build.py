@@ -45,7 +45,7 @@ def test_manifest_metadata(tarball):
         manifest = json.load(tar.extractfile("MANIFEST.json"))
     info = manifest["collection_info"]
     assert (info["namespace"], info["name"]) == ("octant", "openclaw")
-    assert info["license"] == ["Apache-2.0"]
+    assert info["license"] == ["GPL-3.0-or-later"]
     assert info["dependencies"] == {}
 
 
