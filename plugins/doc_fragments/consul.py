@@ -11,6 +11,7 @@ options:
       - Address of the Consul HTTP API, for example V(https://consul.service.consul:8501).
       - Falls back to E(CONSUL_HTTP_ADDR) (V(host:port) means V(http://host:port)), then V(http://127.0.0.1:8500).
     type: str
+    default: http://127.0.0.1:8500
   consul_token:
     description:
       - Consul ACL token (secret ID). Falls back to E(CONSUL_HTTP_TOKEN).
@@ -69,4 +70,21 @@ options:
   consul_client_key:
     env:
       - name: CONSUL_CLIENT_KEY
+"""
+
+    # Attributes of the Consul modules that change something (check and diff mode, module_defaults group).
+    # A module adds its own `details` to these.
+    ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+  action_group:
+    description: Use C(group/octant.openclaw.consul) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - octant.openclaw.consul
 """

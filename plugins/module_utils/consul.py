@@ -9,12 +9,23 @@ caller passes; that is undone here, in one place: an explicit option always wins
 
 from __future__ import annotations
 
+import base64
 import traceback
-from urllib.parse import urlsplit
+import warnings
+from urllib.parse import quote, urlsplit
 
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import CONSUL_OPTIONS, resolve
+from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.octant.openclaw.plugins.module_utils.connection import (
+    CONSUL_OPTIONS,
+    argument_spec,
+    resolve,
+)
 from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, hint_for
-from ansible_collections.octant.openclaw.plugins.module_utils.http import ApiSession, normalize_address
+from ansible_collections.octant.openclaw.plugins.module_utils.http import (
+    REQUESTS_IMPORT_ERROR,
+    ApiSession,
+    normalize_address,
+)
 
 try:
     import consul
@@ -39,9 +50,11 @@ class ConsulApi:
             timeout=settings["consul_timeout"], default_params={"dc": settings["consul_datacenter"]})
         parts = urlsplit(self.address)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        client = consul.Consul(host=parts.hostname, port=port, scheme=parts.scheme,
-                               token=settings["consul_token"], dc=settings["consul_datacenter"],
-                               verify=self.http.verify, cert=self.http.cert, timeout=settings["consul_timeout"])
+        with warnings.catch_warnings():  # python-consul2 warns about legacy endpoints it sets up
+            warnings.simplefilter("ignore", DeprecationWarning)
+            client = consul.Consul(host=parts.hostname, port=port, scheme=parts.scheme,
+                                   token=settings["consul_token"], dc=settings["consul_datacenter"],
+                                   verify=self.http.verify, cert=self.http.cert, timeout=settings["consul_timeout"])
         # Undo the environment overrides python-consul2 applies in its constructor.
         client.token = settings["consul_token"]
         client.http = client.http_connect(parts.hostname, port, parts.scheme, self.http.verify, self.http.cert,
@@ -50,6 +63,120 @@ class ConsulApi:
         # One connection pool for both faces.
         self.http.session = client.http.session
         self.client = client
+
+    # -- the HTTP face, used by the Consul modules -------------------------------------------
+    # python-consul2 0.1.5 falls short for exact, declarative modules: its JSON callbacks answer
+    # a 404 with an (index, None) tuple whatever the call, Session.create cannot send NodeChecks or
+    # ServiceChecks and asserts (AssertionError) on a bad TTL, Policy.update drops an empty
+    # description, and Txn.put raises on the 409 whose body says which operation failed. The
+    # modules therefore speak HTTP through `self.http` (same requests.Session, TLS and token).
+
+    def call(self, method, path, params=None, body=None, raw=None, ok=(200,), what=None, needs=None):
+        """One HTTP call through `self.http`. `needs` names the ACL capability the call requires
+        (for example `key_prefix "app/" write`): a 403 whose text does not name the missing
+        capability gets it as the hint."""
+        try:
+            return self.http.call(method, path, params=params, body=body, raw=raw, ok=ok, what=what)
+        except ServiceError as err:
+            if err.status == 403 and needs and "ACL not found" not in err.body \
+                    and "lacks permission" not in err.body:
+                err.hint = (f"the Consul token lacks {needs}; grant it in the token's policy or use a "
+                            f"token that has it")
+            raise
+
+    # KV ------------------------------------------------------------------------------------
+    def kv_get(self, key):
+        """The entry of one key (Value decoded to bytes) or None when it does not exist."""
+        reply = self.call("GET", kv_path(key), ok=(200, 404), what=f"KV read of {key!r}",
+                          needs=f'key "{key}" read')
+        if reply.status == 404 or not reply.body:
+            return None
+        return decode_entry(reply.body[0])
+
+    def kv_get_tree(self, prefix):
+        """All entries under `prefix` (one recursive GET), Values decoded to bytes."""
+        reply = self.call("GET", kv_path(prefix), params={"recurse": ""}, ok=(200, 404),
+                          what=f"KV read of prefix {prefix!r}", needs=f'key_prefix "{prefix}" read')
+        if reply.status == 404 or not reply.body:
+            return []
+        return [decode_entry(entry) for entry in reply.body]
+
+    def kv_put(self, key, value, flags=None, cas=None, acquire=None, release=None):
+        """PUT one key; True when Consul applied it (False: cas mismatch or lock not obtained)."""
+        params = {"flags": flags, "cas": cas, "acquire": acquire, "release": release}
+        reply = self.call("PUT", kv_path(key), params=params, raw=value or b"", what=f"KV write of {key!r}",
+                          needs=f'key "{key}" write')
+        return reply.body is True
+
+    def kv_delete(self, key, cas=None):
+        reply = self.call("DELETE", kv_path(key), params={"cas": cas}, what=f"KV delete of {key!r}",
+                          needs=f'key "{key}" write')
+        return reply.body is True
+
+    def txn(self, operations, what="transaction", needs=None):
+        """PUT /v1/txn. Returns the Reply: status 200 (all applied) or 409 (all rolled back, the
+        body's Errors say which operation failed). Anything else raises ServiceError."""
+        return self.call("PUT", "/v1/txn", body=operations, ok=(200, 409), what=what, needs=needs)
+
+    # ACL -----------------------------------------------------------------------------------
+    def acl_policy_by_name(self, name):
+        reply = self.call("GET", "/v1/acl/policy/name/" + quote(name, safe=""), ok=(200, 404),
+                          what=f"ACL policy read of {name!r}", needs='acl = "read"')
+        return reply.body if reply.status == 200 else None
+
+    def acl_policy_write(self, policy, policy_id=None):
+        path = "/v1/acl/policy" + (f"/{quote(policy_id, safe='')}" if policy_id else "")
+        verb = "update" if policy_id else "create"
+        return self.call("PUT", path, body=policy, what=f"ACL policy {verb} of {policy.get('Name')!r}",
+                         needs='acl = "write"').body
+
+    def acl_policy_delete(self, policy_id, name=None):
+        self.call("DELETE", f"/v1/acl/policy/{quote(policy_id, safe='')}",
+                  what=f"ACL policy delete of {name or policy_id!r}", needs='acl = "write"')
+
+    def acl_token_list(self):
+        return self.call("GET", "/v1/acl/tokens", what="ACL token list", needs='acl = "read"').body or []
+
+    def acl_token_read(self, accessor_id):
+        return self.call("GET", f"/v1/acl/token/{quote(accessor_id, safe='')}",
+                         what=f"ACL token read of {accessor_id}", needs='acl = "read"').body
+
+    def acl_token_write(self, token, accessor_id=None):
+        path = "/v1/acl/token" + (f"/{quote(accessor_id, safe='')}" if accessor_id else "")
+        verb = "update" if accessor_id else "create"
+        return self.call("PUT", path, body=token, what=f"ACL token {verb} of {token.get('Description')!r}",
+                         needs='acl = "write"').body
+
+    def acl_token_delete(self, accessor_id, description=None):
+        self.call("DELETE", f"/v1/acl/token/{quote(accessor_id, safe='')}",
+                  what=f"ACL token delete of {description or accessor_id!r}", needs='acl = "write"')
+
+    # Sessions ------------------------------------------------------------------------------
+    def agent_node_name(self):
+        """The node name of the agent this client talks to (GET /v1/agent/self)."""
+        body = self.call("GET", "/v1/agent/self", what="agent self read", needs='agent_prefix "" read').body or {}
+        return (body.get("Config") or {}).get("NodeName") or (body.get("Member") or {}).get("Name")
+
+    def session_list_node(self, node):
+        return self.call("GET", f"/v1/session/node/{quote(node, safe='')}", what=f"session list of node {node!r}",
+                         needs=f'session "{node}" read').body or []
+
+    def session_create(self, session):
+        return self.call("PUT", "/v1/session/create", body=session,
+                         what=f"session create of {session.get('Name')!r}",
+                         needs=f'session "{session.get("Node", "")}" write').body["ID"]
+
+    def session_renew(self, session_id, node=None):
+        """The renewed session, or None when Consul no longer knows it (404)."""
+        reply = self.call("PUT", f"/v1/session/renew/{quote(session_id, safe='')}", ok=(200, 404),
+                          what=f"session renew of {session_id}", needs=f'session "{node or ""}" write')
+        if reply.status == 404 or not reply.body:
+            return None
+        return reply.body[0]
+
+    def session_destroy(self, session_id, node=None):
+        self.call("PUT", f"/v1/session/destroy/{quote(session_id, safe='')}",
+                  what=f"session destroy of {session_id}", needs=f'session "{node or ""}" write')
 
     def wrap(self, what, call, *args, **kwargs):
         """Run a python-consul2 call and turn its exceptions into one ServiceError."""
@@ -63,6 +190,34 @@ class ConsulApi:
         except OSError as exc:  # requests' ConnectionError is an OSError
             raise ServiceError("consul", what, None, "connection refused" if "refused" in str(exc) else str(exc),
                                hint=hint_for("consul", None, "", self.address)) from None
+
+
+def consul_argument_spec(**own):
+    """The argument_spec of a Consul module: the shared connection options plus its own."""
+    spec = argument_spec(CONSUL_OPTIONS)
+    spec.update(own)
+    return spec
+
+
+def require_libraries(module):
+    """fail_json naming the missing Python library (on the host that runs the module)."""
+    if REQUESTS_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+    if CONSUL_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("python-consul2"), exception=CONSUL_IMPORT_ERROR)
+
+
+def kv_path(key):
+    """/v1/kv/<key> with the key URL-quoted (slashes kept)."""
+    return "/v1/kv/" + quote(key, safe="/")
+
+
+def decode_entry(entry):
+    """A KV entry with `Value` base64-decoded to bytes (b"" for a null value)."""
+    entry = dict(entry)
+    value = entry.get("Value")
+    entry["Value"] = base64.b64decode(value) if value else b""
+    return entry
 
 
 def _status_of(exc):
