@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One definition of the connection options of each service (Nomad, Consul, 1Password),
 shared by modules (argument_spec with environment fallbacks) and lookups (resolve())."""
 

@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Consul client every module and lookup uses: python-consul2 configured from the shared
 connection options, and an ApiSession on the same requests.Session for what it lacks
 (transactions that answer 409 with a body, blocking reads with exact index handling).

@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Consul ACL policies and tokens, declaratively: policies idempotent by name with rules compared
 by meaning, tokens idempotent by description, and a token's SecretID delivered either to the
 task that created it (only when that task is no_log) or straight into a Nomad Variable, never

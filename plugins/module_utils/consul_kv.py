@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Consul KV logic of the consul_kv module: one key (value, flags, cas, lock acquire/release) and
 a whole tree under a prefix (plan the set/delete operations from one recursive read, write them
 with as few guarded /v1/txn calls as the operation limit allows, report exactly what was applied

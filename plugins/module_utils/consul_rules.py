@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Consul ACL rules, compared by meaning: a small parser for the HCL subset Consul's rule syntax
 uses (and for the JSON form), a normal form in which whitespace, order, quoting, commas,
 comments and the block/object spelling make no difference, and a canonical HCL rendering of

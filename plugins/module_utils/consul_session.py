@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Consul sessions, idempotent by name and node: a session is found among the node's sessions
 (one GET), created when missing, renewed on request, destroyed. Sessions cannot be changed;
 a session whose settings differ is reported (or replaced with recreate=true)."""

@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """HTTP calls for what the service clients (python-nomad, python-consul2) lack, such as blocking
 queries, transactions that return 409 bodies and HCL parsing, made through the client's own
 requests.Session so TLS, tokens and connection reuse stay in one place."""

@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """octant.openclaw.consul_acl_policy and consul_acl_token against the lab simulator (ACLs on,
 management token), in-process so the request log counts their calls. Every result is searched
 for every SecretID the test knows of."""

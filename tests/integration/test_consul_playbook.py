@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Consul modules through a real ansible-playbook against the lab simulator (ACLs on):
 --check --diff changes nothing anywhere, the real run applies, the second run (at -vvv --diff)
 changes nothing and writes nothing. Connection settings come from the environment

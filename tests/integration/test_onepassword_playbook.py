@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A real ansible-playbook at -vvvv, from the repository root (so ansible.cfg and the collection
 self-link apply), using the onepassword lookup and the onepassword_info module.
 

@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The octant.openclaw.onepassword lookup, loaded through Ansible's plugin loader (so its options
 come from the doc fragments), with 1Password faked at Client.authenticate."""
 

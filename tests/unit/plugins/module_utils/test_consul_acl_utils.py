@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """consul_acl_policy and consul_acl_token logic: idempotence by name/description, semantic rule
 comparison, token matching, and the SecretID that is never returned except to the no_log task
 that created it (or stored straight into a Nomad Variable)."""

@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fakes shared by the Consul unit tests (no tests here): an in-memory stand-in for the
 ConsulApi methods the Consul modules call, recording every call, and a NomadApi stand-in for
 the variable calls consul_acl_token makes. Imported as

@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """consul_kv logic: value encoding, tree planning, batching into transactions, guarded writes,
 partial failures, and the single-key states."""
 

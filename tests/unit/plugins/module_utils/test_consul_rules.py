@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Consul ACL rules compared by meaning: the HCL subset parser, the JSON form, normalisation and
 the canonical HCL rendering."""
 

@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """octant.openclaw.consul_acl_token through AnsibleModule (so AnsibleModule's own no_log
 masking runs), Consul and Nomad replaced by fakes: the SecretID reaches the output only for the
 no_log task that created it."""
