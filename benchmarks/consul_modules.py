@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Request counts and wall time of octant.openclaw.consul_kv on the 200-key scenarios of issue 3,
 measured on the lab simulator's request log.
 

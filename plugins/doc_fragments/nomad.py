@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 
 class ModuleDocFragment:
@@ -11,6 +11,7 @@ options:
       - Address of the Nomad HTTP API, for example V(https://nomad.service.consul:4646).
       - Falls back to E(NOMAD_ADDR), then V(http://127.0.0.1:4646).
     type: str
+    default: http://127.0.0.1:4646
   nomad_token:
     description:
       - Nomad ACL token (secret ID). Falls back to E(NOMAD_TOKEN).
@@ -78,4 +79,38 @@ options:
   nomad_client_key:
     env:
       - name: NOMAD_CLIENT_KEY
+"""
+
+    # Attributes of the Nomad modules that change something (check and diff mode, module_defaults group).
+    ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+  action_group:
+    description: Use C(group/octant.openclaw.nomad) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - octant.openclaw.nomad
+"""
+
+    # Attributes of the read-only Nomad info modules.
+    ATTRIBUTES_INFO = r"""
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: This module only reads; it runs the same in check mode.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+    details: This module only reads.
+  action_group:
+    description: Use C(group/octant.openclaw.nomad) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - octant.openclaw.nomad
 """

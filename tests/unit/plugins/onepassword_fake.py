@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """1Password replaced at the SDK's network boundary, `Client.authenticate`, and nowhere deeper:
 reference validation, the response models and their parsing stay the real SDK's.
 

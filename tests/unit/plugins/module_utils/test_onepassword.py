@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The 1Password resolver: batching, per-process caching, reference checks and error text.
 The SDK is real except Client.authenticate (see tests/unit/plugins/onepassword_fake.py)."""
 
