@@ -81,6 +81,11 @@ class ApiSession:
             raise ServiceError(self.service, what, None, str(exc),
                                hint=f"TLS verification failed for {self.address}; set the CA file option "
                                     f"or, only for a lab, turn certificate validation off") from None
+        except requests.exceptions.ReadTimeout:
+            # Reachable but slow: the address is right, the timeout (or the server's load) is not.
+            raise ServiceError(self.service, what, None, f"no answer within {timeout or self.timeout} s",
+                               hint=f"{self.service} at {self.address} is slow to answer; raise "
+                                    f"{self.service}_timeout or check the server's load") from None
         except requests.exceptions.RequestException as exc:
             raise ServiceError(self.service, what, None, _short(exc),
                                hint=hint_for(self.service, None, "", self.address)) from None
