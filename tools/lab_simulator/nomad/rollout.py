@@ -1,0 +1,193 @@
+"""What the Nomad clients and the deployment watcher do as time passes (Engine.tick, every 0.1 s
+under the lab lock, with lab.now()): allocations start, batch work finishes, allocations of a
+deployment turn healthy after deployment_healthy_seconds (or unhealthy when a failure was
+injected), deployments succeed (the job version becomes stable), fail on unhealthy allocations
+or a passed progress deadline, and auto-revert to the latest stable version."""
+
+from __future__ import annotations
+
+import copy
+
+from .canonical import spec_changed
+from .common import nanos, new_id, rfc3339
+from .state import key
+
+FAILED_ALLOCS = "Failed due to unhealthy allocations"
+PROGRESS_DEADLINE = "Failed due to progress deadline"
+_ACTIVE = ("running", "paused", "pending", "blocked", "initializing", "unblocking")
+
+
+def set_task_states(st, alloc, state, when, event):
+    """TaskStates as a client reports them; `event` is (Type, DisplayMessage) appended to history."""
+    job = st.job_version(alloc["Namespace"], alloc["JobID"], alloc["JobVersion"])
+    group = next((g for g in (job or {}).get("TaskGroups") or () if g["Name"] == alloc["TaskGroup"]), None)
+    states = {}
+    for task in (group or {}).get("Tasks") or ():
+        previous = (alloc["TaskStates"] or {}).get(task["Name"], {})
+        history = previous.get("Events") or [
+            {"Type": "Received", "Time": nanos(when), "DisplayMessage": "Task received by client", "Details": {},
+             "Message": ""}]
+        states[task["Name"]] = {
+            "State": state, "Failed": False, "Restarts": 0, "LastRestart": rfc3339(0),
+            "StartedAt": previous.get("StartedAt", rfc3339(when) if state == "running" else rfc3339(0)),
+            "FinishedAt": rfc3339(when) if state == "dead" else rfc3339(0),
+            "Events": history + [{"Type": event[0], "Time": nanos(when), "DisplayMessage": event[1], "Details": {},
+                                  "Message": ""}],
+            "TaskHandle": None, "Paused": "",
+        }
+    alloc["TaskStates"] = states or None
+
+
+def is_active(deployment):
+    return deployment["Status"] in _ACTIVE
+
+
+class Rollout:
+    def __init__(self, engine):
+        self.engine = engine
+        self.st = engine.st
+        self.lab = engine.lab
+
+    def deployment_for(self, job, new_version, index):
+        """A new version of a service job with update blocks gets a deployment and cancels the
+        running one; otherwise new placements join the running deployment of this version."""
+        running = [d for d in self.st.deployments.values() if d["Status"] == "running"
+                   and d["Namespace"] == job["Namespace"] and d["JobID"] == job["ID"]]
+        groups = [g for g in job["TaskGroups"] or () if g["Update"] is not None]
+        create = new_version and job["Type"] == "service" and not job["Stop"] and groups
+        for old in running:
+            if job["Stop"] or create:
+                old.update(Status="cancelled", ModifyIndex=index, ModifyTime=nanos(self.lab.now()),
+                           StatusDescription=("Cancelled because job is stopped" if job["Stop"]
+                                              else "Cancelled due to newer version of job"))
+        if not create:
+            return next((d for d in running if d["Status"] == "running" and d["JobVersion"] == job["Version"]), None)
+        now = self.lab.now()
+        deployment = {
+            "ID": new_id(), "Namespace": job["Namespace"], "JobID": job["ID"], "JobVersion": job["Version"],
+            "JobModifyIndex": job["JobModifyIndex"], "JobSpecModifyIndex": job["JobModifyIndex"],
+            "JobCreateIndex": job["CreateIndex"], "IsMultiregion": False, "TaskGroups": {},
+            "Status": "running", "StatusDescription": "Deployment is running", "EvalPriority": job["Priority"],
+            "CreateIndex": index, "ModifyIndex": index, "CreateTime": nanos(now), "ModifyTime": nanos(now),
+            "_fail": False,
+        }
+        for group in groups:
+            update = group["Update"]
+            deadline = update["ProgressDeadline"]
+            deployment["TaskGroups"][group["Name"]] = {
+                "AutoRevert": update["AutoRevert"], "AutoPromote": update["AutoPromote"],
+                "ProgressDeadline": deadline,
+                "RequireProgressBy": rfc3339(now + deadline / 1e9) if deadline else rfc3339(0),
+                "Promoted": False, "PlacedCanaries": None, "DesiredCanaries": 0, "DesiredTotal": group["Count"],
+                "PlacedAllocs": 0, "HealthyAllocs": 0, "UnhealthyAllocs": 0,
+                "_deadline": now + deadline / 1e9 if deadline else None,
+            }
+        name = key(job["Namespace"], job["ID"])
+        if name in self.st.fail_next:  # fault injected through /_lab/jobs/<job>/fail-next-deployment
+            self.st.fail_next.remove(name)
+            deployment["_fail"] = True
+        self.st.deployments[deployment["ID"]] = deployment
+        return deployment
+
+    def tick(self):
+        now = self.lab.now()
+        touched_jobs = {key(a["Namespace"], a["JobID"]) for a in self.st.allocs.values() if self._advance(a, now)}
+        progressed = [d for d in self.st.deployments.values() if d["Status"] == "running" and self._progress(d, now)]
+        touched_jobs |= {key(d["Namespace"], d["JobID"]) for d in progressed}
+        if not touched_jobs:
+            return
+        index = self.st.bump("allocs", "job_summary", "deployment")
+        for alloc in self.st.allocs.values():
+            if alloc.pop("_touched", False):
+                alloc.update(ModifyIndex=index, ModifyTime=nanos(now))
+                if alloc["DeploymentStatus"]:
+                    alloc["DeploymentStatus"]["ModifyIndex"] = index
+        for deployment in progressed:
+            deployment.update(ModifyIndex=index, ModifyTime=nanos(now))
+            if deployment["Status"] == "successful":
+                self._mark_stable(deployment, index)
+            revert_to = deployment.pop("_revert_to", None)
+            if revert_to is not None:
+                self._revert(deployment, revert_to)
+        for name in touched_jobs:
+            job = self.st.jobs.get(name)
+            if job:
+                self.engine.refresh_status(job, index)
+
+    def _advance(self, alloc, now):
+        """Client side: pending -> running once the node is up; batch work ends after the health time."""
+        node = self.st.node_by_id(alloc["NodeID"])
+        if alloc["ClientStatus"] == "pending" and alloc["DesiredStatus"] == "run" and now >= alloc["_start_at"] \
+                and node and node["Status"] == "ready":
+            healthy = self.lab.config["deployment_healthy_seconds"]
+            alloc.update(ClientStatus="running", ClientDescription="Tasks are running", _health_at=now + healthy)
+            set_task_states(self.st, alloc, "running", now, ("Started", "Task started by client"))
+        elif alloc["JobType"] == "batch" and alloc["ClientStatus"] == "running" and now >= alloc["_health_at"]:
+            alloc.update(ClientStatus="complete", ClientDescription="All tasks have completed")
+            set_task_states(self.st, alloc, "dead", now, ("Terminated", "Exit Code: 0"))
+        else:
+            return False
+        alloc["_touched"] = True
+        return True
+
+    def _progress(self, deployment, now):
+        """The deployment watcher: True when the deployment changed."""
+        allocs = [a for a in self.st.allocs.values() if a["DeploymentID"] == deployment["ID"]]
+        changed = False
+        for alloc in allocs:
+            due = alloc["_health_at"]
+            if alloc["ClientStatus"] == "running" and alloc["DeploymentStatus"] is None and due and now >= due:
+                # An injected failure leaves the task running with its health checks failing.
+                alloc["DeploymentStatus"] = {"Healthy": not deployment["_fail"], "Timestamp": rfc3339(now),
+                                             "Canary": False, "ModifyIndex": 0}
+                alloc["_touched"] = changed = True
+        for name, state in deployment["TaskGroups"].items():
+            health = [(a["DeploymentStatus"] or {}).get("Healthy") for a in allocs if a["TaskGroup"] == name]
+            counts = {"PlacedAllocs": len(health), "HealthyAllocs": health.count(True),
+                      "UnhealthyAllocs": health.count(False)}
+            if any(state[k] != v for k, v in counts.items()):
+                state.update(counts)
+                changed = True
+        groups = deployment["TaskGroups"].values()
+        if any(g["UnhealthyAllocs"] for g in groups):
+            return self._fail(deployment, FAILED_ALLOCS)
+        if all(g["HealthyAllocs"] >= g["DesiredTotal"] for g in groups):
+            deployment.update(Status="successful", StatusDescription="Deployment completed successfully")
+            return True
+        if any(g["_deadline"] and now > g["_deadline"] and g["HealthyAllocs"] < g["DesiredTotal"] for g in groups):
+            return self._fail(deployment, PROGRESS_DEADLINE)
+        return changed
+
+    def _fail(self, deployment, base):
+        """Fail a deployment; with auto_revert roll back to the latest stable version and say so
+        in StatusDescription, as the deployment watcher does."""
+        deployment["Status"] = "failed"
+        description = base
+        job = self.st.job(deployment["Namespace"], deployment["JobID"])
+        auto_revert = any(g["AutoRevert"] for g in deployment["TaskGroups"].values())
+        if auto_revert and job and job["Version"] == deployment["JobVersion"]:
+            target = next((v for v in self.engine.stable_versions(job) if v["Version"] < job["Version"]), None)
+            if target is None:
+                description = f"{base} - no stable job version to auto revert to"
+            elif not spec_changed(job, target):
+                description = (f"{base} - not rolling back to stable job version {target['Version']} "
+                               "as current job has same specification")
+            else:
+                description = f"{base} - rolling back to job version {target['Version']}"
+                deployment["_revert_to"] = target["Version"]
+        deployment["StatusDescription"] = description
+        return True
+
+    def _mark_stable(self, deployment, index):
+        version = self.st.job_version(deployment["Namespace"], deployment["JobID"], deployment["JobVersion"])
+        job = self.st.job(deployment["Namespace"], deployment["JobID"])
+        for record in (version, job if job and job["Version"] == deployment["JobVersion"] else None):
+            if record:
+                record.update(Stable=True, ModifyIndex=index)
+        self.st.touch(index, "jobs", "job_version")
+
+    def _revert(self, deployment, version):
+        """Auto-revert: the stable version is registered again as a new version."""
+        target = copy.deepcopy(self.st.job_version(deployment["Namespace"], deployment["JobID"], version))
+        target["VersionTag"] = None
+        self.engine.submit(target)
