@@ -83,7 +83,7 @@ class ApiSession:
                                     f"or, only for a lab, turn certificate validation off") from None
         except requests.exceptions.ReadTimeout:
             # Reachable but slow: the address is right, the timeout (or the server's load) is not.
-            raise ServiceError(self.service, what, None, f"no answer within {timeout or self.timeout} s",
+            raise ServiceError(self.service, what, None, f"timed out: no answer within {timeout or self.timeout} s",
                                hint=f"{self.service} at {self.address} is slow to answer; raise "
                                     f"{self.service}_timeout or check the server's load") from None
         except requests.exceptions.RequestException as exc:
