@@ -21,7 +21,7 @@ from ansible_collections.octant.openclaw.plugins.module_utils.connection import 
     resolve,
 )
 from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, hint_for
-from ansible_collections.octant.openclaw.plugins.module_utils.http import (
+from ansible_collections.octant.openclaw.plugins.module_utils.service_api import (
     REQUESTS_IMPORT_ERROR,
     ApiSession,
     normalize_address,

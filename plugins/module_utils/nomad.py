@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from ansible_collections.octant.openclaw.plugins.module_utils.connection import NOMAD_OPTIONS, resolve
 from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, hint_for
-from ansible_collections.octant.openclaw.plugins.module_utils.http import ApiSession, normalize_address
+from ansible_collections.octant.openclaw.plugins.module_utils.service_api import ApiSession, normalize_address
 
 try:
     import nomad

@@ -206,8 +206,8 @@ def test_store_retries_a_concurrent_variable_change_and_keeps_its_items():
     token = api.add_token("bus agent bobby")
     nomad.conflicts = 1
     acl.run_token(api, token_params(store_secret_in=STORE), ctx(), nomad_factory=lambda: nomad)
-    assert nomad.variables["nomad/jobs/bus"]["Items"] == {"OTHER": "written-concurrently",
-                                                         "CONSUL_HTTP_TOKEN": token["SecretID"]}
+    expected = {"OTHER": "written-concurrently", "CONSUL_HTTP_TOKEN": token["SecretID"]}
+    assert nomad.variables["nomad/jobs/bus"]["Items"] == expected
 
 
 def test_store_gives_up_after_three_conflicts():

@@ -13,7 +13,7 @@ import itertools
 import uuid
 
 from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
-from ansible_collections.octant.openclaw.plugins.module_utils.http import Reply
+from ansible_collections.octant.openclaw.plugins.module_utils.service_api import Reply
 from ansible_collections.octant.openclaw.plugins.module_utils.nomad import VariableConflictError
 
 WRITE_CALLS = {"kv_put", "kv_delete", "txn", "acl_policy_write", "acl_policy_delete", "acl_token_write",
@@ -42,7 +42,7 @@ class FakeConsul:
         self.calls.append((name, args))
 
     def count(self, name):
-        return sum(1 for call, _ in self.calls if call == name)
+        return sum(1 for call in self.calls if call[0] == name)
 
     def writes(self):
         return [c for c in self.calls if c[0] in WRITE_CALLS]

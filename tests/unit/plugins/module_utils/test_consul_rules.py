@@ -182,4 +182,4 @@ def test_display_rules_falls_back_to_the_text():
 
 def test_parse_keeps_repeats_in_order():
     pairs = parse_hcl('key "a" { policy = "read" }\nkey "b" { policy = "write" }').pairs
-    assert [name for name, _ in pairs] == ["key", "key"]
+    assert [pair[0] for pair in pairs] == ["key", "key"]
