@@ -1,0 +1,1081 @@
+# Copyright: octant.openclaw contributors
+# Apache License 2.0 (see LICENSE)
+"""The farm model: its schema, its validation and the facts derived from it.
+
+The farm model is the one source of truth of a deployment (inventory group_vars):
+
+    openclaw_version      the OpenClaw release every gateway runs ("2026.9.6")
+    farm_gateways         one OpenClaw gateway (a Nomad job) per entry
+    farm_agents           agents, each on one gateway
+    farm_channels         chat accounts (slack, discord, whatsapp), each owned by one gateway
+    farm_model_providers  LiteLLM, Anthropic, ZAI, LM Studio ... and the models they offer
+    farm_secrets          gateway-wide secrets: environment variable name -> op:// reference
+
+`validate()` checks all of it at once and returns every problem, one per problem, each a dict
+{"path": "farm_agents[1].gateway", "msg": "...", "fix": "..."}. No secret value is ever part of a
+message: a value that should be an op:// reference and is not is never echoed.
+
+Pure Python, no I/O: shared by the farm_validate module, the openclaw filters and the tests."""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+# ------------------------------------------------------------------------------------------------
+# Facts about OpenClaw 2026.9.6 (from `openclaw config schema` and its bundled docs)
+# ------------------------------------------------------------------------------------------------
+
+# agents.entries property names.
+AGENT_ID_RE = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,63}$")
+# SecretRef {source: env} ids.
+ENV_NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
+# Channel account ids (bindings[].match.accountId, channels.<kind>.accounts.<id>).
+ACCOUNT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# A gateway becomes the Nomad job and Consul service "openclaw-<name>": a DNS label (<= 63).
+GATEWAY_NAME_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,52}[a-z0-9])?$")
+JOB_PREFIX = "openclaw-"
+PROVIDER_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+CAPABILITY_RE = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
+VERSION_RE = re.compile(r"^\d{4}\.\d{1,2}\.\d{1,2}(?:-[0-9A-Za-z.]+)?$")
+# heartbeat.every: OpenClaw's parseDurationMs (single or composite units; bare numbers are minutes).
+DURATION_RE = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d)?|(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+)$")
+CLOCK_RE = re.compile(r"^(?:[01]\d|2[0-3]|24):[0-5]\d$")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$)(?:{_LABEL}\.)*{_LABEL}$")
+URL_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[^\s]*)?$")
+COMMAND_RE = re.compile(r"^[A-Za-z0-9_./+-]+$")
+
+CHANNEL_KINDS = ("discord", "slack", "whatsapp")
+DM_POLICIES = ("allowlist", "disabled", "open", "pairing")
+GROUP_POLICIES = ("allowlist", "disabled", "open")
+PEER_KINDS = {"slack": ("channel", "direct", "group"), "discord": ("channel", "direct", "group"),
+              "whatsapp": ("direct", "group")}
+# Secrets each channel kind needs (model key -> what it is); WhatsApp links by QR code instead.
+CHANNEL_SECRETS = {"slack": ("app_token", "bot_token"), "discord": ("token",), "whatsapp": ()}
+# The env var names OpenClaw itself falls back to for a channel's default account, kept here so
+# the SecretRefs and the Nomad variable agree (other accounts get <KIND>_<ACCOUNT>_...).
+CHANNEL_SECRET_ENV = {("slack", "bot_token"): "BOT_TOKEN", ("slack", "app_token"): "APP_TOKEN",
+                      ("discord", "token"): "BOT_TOKEN"}
+PROVIDER_APIS = ("anthropic-messages", "azure-openai-responses", "bedrock-converse-stream", "github-copilot",
+                 "google-generative-ai", "google-vertex", "ollama", "openai-chatgpt-responses",
+                 "openai-completions", "openai-responses", "pi-messages")
+MODEL_INPUTS = ("audio", "image", "text", "video")
+# Providers OpenClaw 2026.9.6 ships (anthropic) or that need their key; others may omit api_key.
+PROVIDERS_NEEDING_KEY = ("anthropic", "litellm", "zai")
+PROVIDERS_WITH_BUILTIN_URL = ("anthropic",)
+# Workspace bootstrap files OpenClaw 2026.9.6 reads (docs/concepts/agent-workspace.md).
+WORKSPACE_FILES = ("AGENTS.md", "BOOT.md", "IDENTITY.md", "MEMORY.md", "SOUL.md", "USER.md")
+RETIRED_WORKSPACE_FILES = {
+    "HEARTBEAT.md": ("is retired in OpenClaw 2026.9: new workspaces do not get it and the gateway no longer "
+                     "reads it (heartbeat instructions live in the heartbeat monitor)",
+                     "remove it from workspace_files and put the checklist in the agent's heartbeat.prompt"),
+    "TOOLS.md": ("is retired in OpenClaw 2026.9: it is not a bootstrap file any more (doctor merges it into "
+                 "the '## Tools' section of AGENTS.md)",
+                 "remove it from workspace_files and move its content to a '## Tools' section of AGENTS.md"),
+    "BOOTSTRAP.md": ("is OpenClaw's one-time first-run ritual, deleted once done; templating it would restart "
+                     "the ritual on every deployment",
+                     "remove it from workspace_files (put standing instructions in AGENTS.md)"),
+}
+# Measured footprint of one gateway: about 0.8 GB idle, 1.3 GB peak RSS.
+MIN_MEMORY_MB = 1280
+MIN_CPU_MHZ = 500
+# OpenClaw derives ports from the gateway port up to port + 110 (browser control, CDP range).
+DERIVED_PORT_SPAN = 110
+GATEWAY_TOKEN_ENV = "OPENCLAW_GATEWAY_TOKEN"
+DEFAULT_ACCOUNT = "default"
+
+TOP_LEVEL = ("openclaw_version", "farm_gateways", "farm_agents", "farm_channels", "farm_model_providers",
+             "farm_secrets")
+VAR_PREFIX = "farm_"
+
+
+class F:
+    """One field of the model: kind (str, int, bool, list, dict = fixed keys, map = free keys),
+    whether it is required, its default, allowed choices and nested specs."""
+
+    def __init__(self, kind, required=False, default=None, choices=None, fields=None, elements=None, values=None,
+                 secret=False, example=None):
+        self.kind = kind
+        self.required = required
+        self.default = default
+        self.choices = choices
+        self.fields = fields
+        self.elements = elements
+        self.values = values
+        self.secret = secret
+        self.example = example
+
+
+def _str_list(**kw):
+    return F("list", elements=F("str"), **kw)
+
+
+RESOURCES = {"cpu": F("int", default=2000), "memory": F("int", default=2048), "memory_max": F("int")}
+GATEWAY = {
+    "name": F("str", required=True, example="main"),
+    "node": F("str", required=True, example="jerry"),
+    "port": F("int", default=18789),
+    "bridge_port": F("int", default=18790),
+    "image": F("str", required=True, example='"ghcr.io/openclaw/openclaw:<openclaw_version>"'),
+    "resources": F("dict", fields=RESOURCES, default={}),
+    "hostname": F("str"),
+    "system_agent": F("str"),
+    "chat_completions": F("bool", default=True),
+    "secrets": F("map", values=F("str", secret=True), default={}),
+}
+HEARTBEAT = {
+    "every": F("str", required=True, example='"30m"'),
+    "active_hours": F("dict", fields={"start": F("str", required=True, example='"08:00"'),
+                                      "end": F("str", required=True, example='"23:00"'),
+                                      "timezone": F("str")}),
+    "prompt": F("str"),
+}
+AGENT = {
+    "id": F("str", required=True, example="jerry"),
+    "name": F("str", required=True, example="Jerry"),
+    "emoji": F("str"),
+    "gateway": F("str", required=True, example="main"),
+    "description": F("str"),
+    "model": F("dict", required=True, example="{primary: litellm/<model id>}",
+               fields={"primary": F("str", required=True, example="litellm/<model id>"),
+                       "fallbacks": _str_list(default=[])}),
+    "capabilities": _str_list(default=[]),
+    "exec_allow": _str_list(),
+    "heartbeat": F("dict", fields=HEARTBEAT),
+    "may_message": _str_list(default=[]),
+    "may_spawn": _str_list(default=[]),
+    "workspace_files": _str_list(default=[]),
+}
+BINDING = {
+    "agent": F("str", required=True, example="jerry"),
+    "peer": F("dict", fields={"kind": F("str", required=True, choices=("channel", "direct", "group")),
+                              "id": F("str", required=True, example='"C0123456789"')}),
+    "guild": F("str"),
+    "team": F("str"),
+    "comment": F("str"),
+}
+CHANNEL = {
+    "kind": F("str", required=True, choices=CHANNEL_KINDS),
+    "account": F("str", default=DEFAULT_ACCOUNT),
+    "gateway": F("str", required=True, example="main"),
+    "dm_policy": F("str", default="pairing", choices=DM_POLICIES),
+    "allow_from": _str_list(default=[]),
+    "group_policy": F("str", default="allowlist", choices=GROUP_POLICIES),
+    "groups": _str_list(default=[]),
+    "secrets": F("map", values=F("str", secret=True), default={}),
+    "bindings": F("list", elements=F("dict", fields=BINDING), default=[]),
+}
+MODEL = {
+    "id": F("str", required=True, example="glm-4.6"),
+    "name": F("str"),
+    "context_window": F("int"),
+    "max_tokens": F("int"),
+    "reasoning": F("bool"),
+    "input": F("list", elements=F("str", choices=MODEL_INPUTS)),
+}
+PROVIDER = {
+    "base_url": F("str"),
+    "api": F("str", choices=PROVIDER_APIS),
+    "api_key": F("str", secret=True),
+    "models": F("list", elements=F("dict", fields=MODEL), default=[]),
+}
+MODEL_SPEC = {
+    "openclaw_version": F("str", required=True, example='"2026.9.6"'),
+    "farm_gateways": F("list", required=True, elements=F("dict", fields=GATEWAY)),
+    "farm_agents": F("list", required=True, elements=F("dict", fields=AGENT)),
+    "farm_channels": F("list", elements=F("dict", fields=CHANNEL), default=[]),
+    "farm_model_providers": F("map", values=F("dict", fields=PROVIDER), default={}),
+    "farm_secrets": F("map", values=F("str", secret=True), default={}),
+}
+
+KIND_WORDS = {"str": "a string", "int": "a whole number", "bool": "true or false", "list": "a list",
+              "dict": "a mapping", "map": "a mapping"}
+KIND_FIX = {
+    "str": "quote the value (YAML reads unquoted numbers, true/false and null as other types)",
+    "int": "write a whole number without quotes",
+    "bool": "write true or false",
+    "list": "write a YAML list: [a, b] or one '- item' per line",
+    "dict": "write a mapping of 'key: value' lines",
+    "map": "write a mapping of 'key: value' lines",
+}
+OP_SHAPE = "op://<vault>/<item>/<field> or op://<vault>/<item>/<section>/<field>"
+OP_PART_RE = re.compile(r"^[A-Za-z0-9_. -]+$")
+OP_QUERY_RE = re.compile(r"^(?:attribute=(?:otp|totp|type)|ssh-format=openssh)$")
+
+
+def _describe(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a number"
+    if isinstance(value, float):
+        return "a decimal number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _is(value, kind):
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "list":
+        return isinstance(value, (list, tuple))
+    return isinstance(value, dict)
+
+
+def _suggest(word, known):
+    close = difflib.get_close_matches(str(word), list(known), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _join(path, key):
+    return f"{path}.{key}" if path else str(key)
+
+
+class Problems:
+    """An ordered, duplicate-free list of problems."""
+
+    def __init__(self):
+        self.items = []
+        self._seen = set()
+
+    def add(self, path, msg, fix):
+        key = (path, msg)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.items.append({"path": path, "msg": msg, "fix": fix})
+
+
+def op_reference_problem(value):
+    """Why `value` is not a 1Password secret reference, or None. Never echoes a non-op:// value."""
+    if not isinstance(value, str):
+        return f"must be an op:// reference ({OP_SHAPE}), got {_describe(value)}"
+    if not value.startswith("op://"):
+        return "is not an op:// reference; secrets must never be written into the model"
+    body, _sep, query = value[len("op://"):].partition("?")
+    parts = body.split("/")
+    if len(parts) not in (3, 4):
+        return f"op:// reference {value!r} has {len(parts)} path parts; it must be {OP_SHAPE}"
+    if not all(parts):
+        return f"op:// reference {value!r} has an empty vault, item, section or field name"
+    bad = [part for part in parts if not OP_PART_RE.match(part)]
+    if bad:
+        return (f"op:// reference {value!r} has unsupported characters in {bad[0]!r} (1Password allows letters, "
+                f"digits, spaces, '-', '_' and '.'; use the item or field ID otherwise)")
+    if query and not OP_QUERY_RE.match(query):
+        return f"op:// reference {value!r} has an unsupported query {query!r} (?attribute=otp or ?ssh-format=openssh)"
+    return None
+
+
+def _op_fix(value):
+    if isinstance(value, str) and value.startswith("op://"):
+        return f"write it as {OP_SHAPE}"
+    return ("store the secret in 1Password and write its reference instead, for example "
+            "op://Homelab/<item>/<field> (and rotate the secret if it was ever committed)")
+
+
+def _check_value(value, spec, path, problems):
+    """Structural check of one value against its spec; True when the value is usable."""
+    if not _is(value, spec.kind):
+        if spec.secret:
+            problems.add(path, op_reference_problem(value), _op_fix(value))
+        else:
+            problems.add(path, f"must be {KIND_WORDS[spec.kind]}, got {_describe(value)}", KIND_FIX[spec.kind])
+        return False
+    ok = True
+    if spec.secret:
+        problem = op_reference_problem(value)
+        if problem:
+            problems.add(path, problem, _op_fix(value))
+            ok = False
+    if spec.choices is not None and value not in spec.choices:
+        problems.add(path, f"{value!r} is not one of: {', '.join(spec.choices)}",
+                     f"use one of: {', '.join(spec.choices)}")
+        ok = False
+    if spec.kind == "list" and spec.elements is not None:
+        for index, item in enumerate(value):
+            ok = _check_value(item, spec.elements, f"{path}[{index}]", problems) and ok
+    elif spec.kind == "dict":
+        ok = _check_fields(value, spec.fields, path, problems) and ok
+    elif spec.kind == "map" and spec.values is not None:
+        for key, item in value.items():
+            if not isinstance(key, str):
+                problems.add(path, f"has a key {key!r} that is {_describe(key)}, not a string", "quote the key")
+                ok = False
+                continue
+            ok = _check_value(item, spec.values, _join(path, key), problems) and ok
+    return ok
+
+
+def _check_fields(value, fields, path, problems):
+    ok = True
+    for key in value:
+        if key not in fields:
+            close = _suggest(key, fields)
+            known = ", ".join(sorted(fields))
+            fix = (f'did you mean "{close}"? Known keys here: {known}' if close
+                   else f"remove it; known keys here: {known}")
+            problems.add(_join(path, key), f'unknown key "{key}"', fix)
+            ok = False
+    for key, spec in fields.items():
+        if value.get(key) is None:  # missing, or an explicit null: "not set"
+            if spec.required:
+                example = spec.example or f"<{KIND_WORDS[spec.kind]}>"
+                problems.add(_join(path, key), "is required", f"add {key}: {example}")
+                ok = False
+            continue
+        ok = _check_value(value[key], spec, _join(path, key), problems) and ok
+    return ok
+
+
+# ------------------------------------------------------------------------------------------------
+# Helpers shared by validate() and the filters
+# ------------------------------------------------------------------------------------------------
+
+def _get(mapping, key, kind, default=None):
+    """mapping[key] when it is set and has the right kind, else default."""
+    if not isinstance(mapping, dict):
+        return default
+    value = mapping.get(key)
+    return value if value is not None and _is(value, kind) else default
+
+
+def _opt(mapping, key, kind, default):
+    """mapping[key] with `default` when it is not set (missing or null), None when it has the wrong
+    kind (already reported by the structural check)."""
+    value = mapping.get(key) if isinstance(mapping, dict) else None
+    if value is None:
+        return default
+    return value if _is(value, kind) else None
+
+
+def _entries(model, key):
+    """(index, entry) for the mapping entries of a top-level list."""
+    items = _get(model, key, "list", [])
+    return [(index, item) for index, item in enumerate(items) if isinstance(item, dict)]
+
+
+def job_name(gateway_name):
+    """The Nomad job ID and Consul service name of a gateway."""
+    return f"{JOB_PREFIX}{gateway_name}"
+
+
+def env_part(text):
+    return re.sub(r"[^A-Z0-9]+", "_", str(text).upper()).strip("_")
+
+
+def provider_key_env(provider):
+    """The env var holding a provider's API key: litellm -> LITELLM_API_KEY."""
+    return f"{env_part(provider)}_API_KEY"
+
+
+def channel_secret_env(kind, account, secret):
+    """The env var of one channel secret: slack/default/bot_token -> SLACK_BOT_TOKEN,
+    slack/ops/bot_token -> SLACK_OPS_BOT_TOKEN (OpenClaw's own fallback names for the default account)."""
+    suffix = CHANNEL_SECRET_ENV.get((kind, secret), env_part(secret))
+    if account == DEFAULT_ACCOUNT:
+        return f"{env_part(kind)}_{suffix}"
+    return f"{env_part(kind)}_{env_part(account)}_{suffix}"
+
+
+def split_model_ref(ref):
+    """'litellm/glm-4.6' -> ('litellm', 'glm-4.6'); None when it has no provider part."""
+    if not isinstance(ref, str) or "/" not in ref:
+        return None
+    provider, model = ref.split("/", 1)
+    if not provider or not model:
+        return None
+    return provider, model
+
+
+def image_tag(image):
+    """The tag of an image reference (without digest), or None."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return None
+    return last.rsplit(":", 1)[1]
+
+
+def gateway_agents(model, gateway):
+    return [agent for _index, agent in _entries(model, "farm_agents") if agent.get("gateway") == gateway]
+
+
+def used_providers(model, gateway):
+    """Names of the providers the agents of a gateway refer to, sorted."""
+    names = set()
+    for agent in gateway_agents(model, gateway):
+        model_spec = _get(agent, "model", "dict", {})
+        refs = [model_spec.get("primary")] + list(_get(model_spec, "fallbacks", "list", []))
+        for ref in refs:
+            parts = split_model_ref(ref)
+            if parts:
+                names.add(parts[0])
+    return sorted(names)
+
+
+def secret_sources(model, gateway):
+    """Every secret a gateway needs: a list of (env name, op:// reference, model path), in a fixed
+    order (gateway-wide secrets, providers, channels)."""
+    sources = []
+    gateways = {_get(g, "name", "str"): (i, g) for i, g in _entries(model, "farm_gateways")}
+    index, gw = gateways.get(gateway, (None, {}))
+    overrides = _get(gw, "secrets", "dict", {})
+    for name, ref in sorted(_get(model, "farm_secrets", "dict", {}).items(), key=lambda item: str(item[0])):
+        if name not in overrides:
+            sources.append((name, ref, f"farm_secrets.{name}"))
+    for name, ref in sorted(overrides.items(), key=lambda item: str(item[0])):
+        sources.append((name, ref, f"farm_gateways[{index}].secrets.{name}"))
+    providers = _get(model, "farm_model_providers", "dict", {})
+    for name in used_providers(model, gateway):
+        provider = _get(providers, name, "dict")
+        if provider is not None and provider.get("api_key") is not None:
+            sources.append((provider_key_env(name), provider["api_key"], f"farm_model_providers.{name}.api_key"))
+    for index, channel in _entries(model, "farm_channels"):
+        if channel.get("gateway") != gateway:
+            continue
+        kind = _get(channel, "kind", "str")
+        account = _get(channel, "account", "str", DEFAULT_ACCOUNT)
+        if kind is None:
+            continue
+        for secret, ref in sorted(_get(channel, "secrets", "dict", {}).items(), key=lambda item: str(item[0])):
+            sources.append((channel_secret_env(kind, account, secret), ref,
+                            f"farm_channels[{index}].secrets.{secret}"))
+    return sources
+
+
+def secret_env(model, gateway):
+    """{env var name: op:// reference} for one gateway, sorted by name: what the secrets role
+    stores in nomad/jobs/<job> and what the gateway's SecretRefs point at."""
+    return {name: ref for name, ref, _path in sorted(secret_sources(model, gateway), key=lambda s: str(s[0]))}
+
+
+def normalize(model):
+    """A copy of a (valid) model with every default filled in."""
+    return _fill(model, F("dict", fields=MODEL_SPEC))
+
+
+def _fill(value, spec):
+    if spec.kind == "dict" and isinstance(value, dict):
+        out = {}
+        for key, field in spec.fields.items():
+            if key in value and value[key] is not None:
+                out[key] = _fill(value[key], field)
+            elif field.default is not None:
+                out[key] = _fill(_copy(field.default), field)
+        return out
+    if spec.kind == "list" and isinstance(value, (list, tuple)) and spec.elements is not None:
+        return [_fill(item, spec.elements) for item in value]
+    if spec.kind == "map" and isinstance(value, dict) and spec.values is not None:
+        return {key: _fill(item, spec.values) for key, item in value.items()}
+    return _copy(value)
+
+
+def _copy(value):
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_copy(v) for v in value]
+    return value
+
+
+def plaintext_secrets(model):
+    """The string values at secret positions that are not op:// references (to be masked)."""
+    found = []
+    _collect_secrets(model, F("dict", fields=MODEL_SPEC), found)
+    return sorted(set(found))
+
+
+def _collect_secrets(value, spec, found):
+    if spec.secret:
+        if isinstance(value, str) and value and not value.startswith("op://"):
+            found.append(value)
+        return
+    if spec.kind == "dict" and isinstance(value, dict):
+        for key, field in spec.fields.items():
+            if key in value:
+                _collect_secrets(value[key], field, found)
+    elif spec.kind == "list" and isinstance(value, (list, tuple)) and spec.elements is not None:
+        for item in value:
+            _collect_secrets(item, spec.elements, found)
+    elif spec.kind == "map" and isinstance(value, dict) and spec.values is not None:
+        for item in value.values():
+            _collect_secrets(item, spec.values, found)
+
+
+def format_problems(problems):
+    """One message listing every problem: path, what is wrong, how to fix it."""
+    noun = "problem" if len(problems) == 1 else "problems"
+    lines = [f"The farm model has {len(problems)} {noun}; nothing was changed."]
+    for problem in problems:
+        path = problem["path"] or "(model)"
+        lines.append(f"- {path}: {problem['msg']}. Fix: {problem['fix']}.")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------
+# validate()
+# ------------------------------------------------------------------------------------------------
+
+def validate(model, inventory_hosts=None, var_names=None):
+    """Every problem of the model, in model order. `inventory_hosts`: the hosts a gateway may run on
+    (a list, or a mapping group -> hosts); None skips that check. `var_names`: the names of the
+    variables the play defines, so a misspelt farm_* variable is reported."""
+    problems = Problems()
+    if not isinstance(model, dict):
+        problems.add("", f"the model must be a mapping of {', '.join(TOP_LEVEL)}, got {_describe(model)}",
+                     "pass the farm variables as one mapping")
+        return problems.items
+    _check_var_names(var_names, problems)
+    _check_fields(model, MODEL_SPEC, "", problems)
+    hosts, where = _host_list(inventory_hosts)
+    version = _get(model, "openclaw_version", "str")
+    if version is not None and not VERSION_RE.match(version):
+        problems.add("openclaw_version", f"{version!r} is not an OpenClaw release version (YYYY.M.D)",
+                     'write the release, for example "2026.9.6", quoted')
+        version = None
+    gateways = _check_gateways(model, hosts, where, version, problems)
+    if not isinstance(model.get("farm_gateways"), (list, tuple)):
+        gateways = None  # reported above; references to gateways cannot be checked
+    agents = _check_agents(model, gateways, problems)
+    if not isinstance(model.get("farm_agents"), (list, tuple)):
+        agents = None
+    _check_providers(model, problems)
+    _check_agent_models(model, problems)
+    _check_agent_links(model, gateways, agents, problems)
+    _check_channels(model, gateways, agents, problems)
+    _check_secrets(model, gateways, problems)
+    _check_gateway_roster(model, gateways, agents, problems)
+    return sorted(problems.items, key=lambda problem: _path_key(problem["path"]))
+
+
+def _path_key(path):
+    """Model order: misspelt farm_* variables first (often the cause of what follows), then the
+    top-level keys in schema order and list entries by index; a stable sort keeps the order of the
+    checks within one entry."""
+    head = re.split(r"[.\[]", path, maxsplit=1)[0]
+    if head in TOP_LEVEL:
+        rank = TOP_LEVEL.index(head)
+    else:
+        rank = -1 if head.startswith(VAR_PREFIX) else len(TOP_LEVEL)
+    index = re.match(r"^[^.\[]*\[(\d+)\]", path)
+    return (rank, int(index.group(1)) if index else -1)
+
+
+def _missing(names, name):
+    """True when `names` is known (a dict) and lacks `name`; None means the list itself is broken."""
+    return names is not None and name not in names
+
+
+def _names(names):
+    return ", ".join(sorted(names or ())) or "none"
+
+
+def _host_list(inventory_hosts):
+    """(sorted host names, how to name where they come from); (None, None) skips the check."""
+    if inventory_hosts is None:
+        return None, None
+    if isinstance(inventory_hosts, dict):
+        hosts = []
+        for group in sorted(inventory_hosts, key=str):
+            hosts.extend(str(host) for host in inventory_hosts[group] or [])
+        return sorted(set(hosts)), f"groups {', '.join(sorted(map(str, inventory_hosts)))}"
+    if isinstance(inventory_hosts, str):
+        inventory_hosts = [inventory_hosts]
+    return sorted({str(host) for host in inventory_hosts}), "hosts"
+
+
+def _check_var_names(var_names, problems):
+    for name in sorted(set(var_names or ())):
+        if name.startswith(VAR_PREFIX) and name not in TOP_LEVEL:
+            close = _suggest(name, TOP_LEVEL)
+            known = ", ".join(TOP_LEVEL)
+            fix = f'did you mean "{close}"? The farm variables are {known}' if close else \
+                f"rename or remove it; the farm variables are {known}"
+            problems.add(name, "unknown farm variable (the farm_ prefix is reserved for the farm model)", fix)
+
+
+def _check_gateways(model, hosts, where, version, problems):
+    """Returns {name: gateway} of the gateways with a usable name."""
+    gateways = {}
+    by_node = {}
+    for index, gw in _entries(model, "farm_gateways"):
+        path = f"farm_gateways[{index}]"
+        name = _get(gw, "name", "str")
+        if name is not None:
+            if not GATEWAY_NAME_RE.match(name):
+                problems.add(f"{path}.name",
+                             f"{name!r} cannot name a Nomad job and Consul service ({job_name(name)!r} must be a DNS "
+                             f"label)",
+                             "use lowercase letters, digits and '-', starting with a letter and ending with a letter "
+                             "or digit, at most 54 characters")
+            if name in gateways:
+                problems.add(f"{path}.name", f"duplicate gateway name {name!r} (also farm_gateways"
+                             f"[{gateways[name][0]}])", "give every gateway its own name")
+            else:
+                # Known even when invalid: references to it are not reported a second time.
+                gateways[name] = (index, gw)
+        node = _get(gw, "node", "str")
+        if node is not None and hosts is not None and node not in hosts:
+            close = _suggest(node, hosts)
+            hint = f'did you mean "{close}"? ' if close else ""
+            problems.add(f"{path}.node", f"node {node!r} is not in the inventory ({where}: "
+                         f"{', '.join(hosts) or 'none'})",
+                         f"{hint}use one of the inventory hosts, or add the host to the inventory")
+        port = _opt(gw, "port", "int", GATEWAY["port"].default)
+        bridge = _opt(gw, "bridge_port", "int", GATEWAY["bridge_port"].default)
+        if port is not None and not 1024 <= port <= 65535 - DERIVED_PORT_SPAN:
+            problems.add(f"{path}.port", f"port {port} is outside 1024..{65535 - DERIVED_PORT_SPAN} (OpenClaw also "
+                         f"uses port+1 .. port+{DERIVED_PORT_SPAN})", "use the default 18789 or another free base port")
+            port = None
+        if bridge is not None and not 1024 <= bridge <= 65535:
+            problems.add(f"{path}.bridge_port", f"port {bridge} is outside 1024..65535", "use the default 18790")
+            bridge = None
+        if port is not None and bridge is not None and port == bridge:
+            problems.add(f"{path}.bridge_port", f"bridge_port equals port ({port})",
+                         "use a different port for the bridge, by convention port + 1")
+        if node is not None and port is not None:
+            by_node.setdefault(node, []).append((index, name, port, bridge))
+        _check_image(gw, path, version, problems)
+        _check_resources(gw, path, problems)
+        hostname = _get(gw, "hostname", "str")
+        if hostname is not None and not HOSTNAME_RE.match(hostname):
+            problems.add(f"{path}.hostname", f"{hostname!r} is not a valid DNS host name",
+                         "use lowercase letters, digits, '-' and dots, for example openclaw.octant.lan")
+    _check_port_clashes(by_node, problems)
+    return {name: entry[1] for name, entry in gateways.items()}
+
+
+def _check_image(gw, path, version, problems):
+    image = _get(gw, "image", "str")
+    if image is None:
+        return
+    tag = image_tag(image)
+    if tag is None:
+        problems.add(f"{path}.image", f"image {image!r} has no tag",
+                     f"pin the OpenClaw release: <repository>:{version or '<openclaw_version>'}")
+    elif version is not None and tag != version:
+        problems.add(f"{path}.image", f"image tag {tag!r} does not match openclaw_version {version!r} (the config, "
+                     f"meta.lastTouchedVersion and the channel plugins are rendered for {version})",
+                     f"use the tag {version} or change openclaw_version to {tag!r} (a registry digest may follow "
+                     f"the tag: :{version}@sha256:...)")
+
+
+def _check_resources(gw, path, problems):
+    resources = _get(gw, "resources", "dict", {})
+    cpu = _get(resources, "cpu", "int")
+    memory = _get(resources, "memory", "int")
+    memory_max = _get(resources, "memory_max", "int")
+    if cpu is not None and cpu < MIN_CPU_MHZ:
+        problems.add(f"{path}.resources.cpu", f"{cpu} MHz is too little CPU for a gateway (at least {MIN_CPU_MHZ})",
+                     "use 2000 (the default)")
+    if memory is not None and memory < MIN_MEMORY_MB:
+        problems.add(f"{path}.resources.memory", f"{memory} MiB is below a gateway's measured peak (about 1.3 GB); "
+                     f"Nomad would OOM-kill it", f"use at least {MIN_MEMORY_MB}, 2048 recommended")
+    if memory_max is not None and memory is not None and memory_max < memory:
+        problems.add(f"{path}.resources.memory_max", f"memory_max {memory_max} is below memory {memory}",
+                     "raise memory_max to at least memory, or remove it")
+
+
+def _port_ranges(port, bridge):
+    ranges = [(port, port + DERIVED_PORT_SPAN)]
+    if bridge is not None and not port <= bridge <= port + DERIVED_PORT_SPAN:
+        ranges.append((bridge, bridge))
+    return ranges
+
+
+def _check_port_clashes(by_node, problems):
+    for node in sorted(by_node):
+        entries = by_node[node]
+        for later in range(len(entries)):
+            index, name, port, bridge = entries[later]
+            for earlier in range(later):
+                other_index, other_name, other_port, other_bridge = entries[earlier]
+                clash = any(a <= d and c <= b for a, b in _port_ranges(port, bridge)
+                            for c, d in _port_ranges(other_port, other_bridge))
+                if clash:
+                    problems.add(
+                        f"farm_gateways[{index}].port",
+                        f"ports of gateway {name!r} ({port}..{port + DERIVED_PORT_SPAN}, bridge {bridge}) overlap "
+                        f"those of gateway {other_name!r} (farm_gateways[{other_index}]: {other_port}.."
+                        f"{other_port + DERIVED_PORT_SPAN}, bridge {other_bridge}) on node {node!r}",
+                        f"space the base ports of gateways on one node at least 120 apart, for example "
+                        f"{other_port + 120}")
+                    break
+
+
+def _check_agents(model, gateways, problems):
+    """Returns {id: (index, agent)} of the agents with a usable, unique id."""
+    agents = {}
+    for index, agent in _entries(model, "farm_agents"):
+        path = f"farm_agents[{index}]"
+        agent_id = _get(agent, "id", "str")
+        if agent_id is not None:
+            if not AGENT_ID_RE.match(agent_id):
+                problems.add(f"{path}.id", f"{agent_id!r} is not a valid OpenClaw agent id",
+                             "use 1-64 lowercase letters, digits, '_' and '-', not starting with '-'")
+            if agent_id in agents:
+                problems.add(f"{path}.id", f"duplicate agent id {agent_id!r} (also farm_agents[{agents[agent_id][0]}])",
+                             "agent ids are unique across the whole farm; rename one of them")
+            else:
+                agents[agent_id] = (index, agent)
+        gateway = _get(agent, "gateway", "str")
+        if gateway is not None and _missing(gateways, gateway):
+            close = _suggest(gateway, gateways)
+            hint = f'did you mean "{close}"? ' if close else ""
+            problems.add(f"{path}.gateway", f"unknown gateway {gateway!r} (gateways: {_names(gateways)})",
+                         f"{hint}use the name of an entry of farm_gateways, or add that gateway")
+        name = _get(agent, "name", "str")
+        if name is not None and not name.strip():
+            problems.add(f"{path}.name", "is empty", "give the agent a display name")
+        for i, capability in enumerate(_get(agent, "capabilities", "list", [])):
+            if isinstance(capability, str) and not CAPABILITY_RE.match(capability):
+                problems.add(f"{path}.capabilities[{i}]", f"{capability!r} is not a capability name",
+                             "use lowercase letters, digits and '-', starting with a letter")
+        for i, command in enumerate(_get(agent, "exec_allow", "list", [])):
+            if isinstance(command, str) and not COMMAND_RE.match(command):
+                problems.add(f"{path}.exec_allow[{i}]", f"{command!r} is not a command name or path",
+                             "list bare command names (nomad) or absolute paths (/usr/bin/nomad), no arguments")
+        _check_heartbeat(agent, path, problems)
+        _check_workspace_files(agent, path, problems)
+    return agents
+
+
+def _check_heartbeat(agent, path, problems):
+    heartbeat = _get(agent, "heartbeat", "dict")
+    if heartbeat is None:
+        return
+    every = _get(heartbeat, "every", "str")
+    if every is not None and not DURATION_RE.match(every.strip().lower()):
+        problems.add(f"{path}.heartbeat.every", f"{every!r} is not an OpenClaw duration (cron syntax is not "
+                     f"supported: OpenClaw schedules heartbeats by interval)",
+                     'use an interval such as "30m", "1h" or "1h30m" ("0m" disables it); limit the hours with '
+                     'heartbeat.active_hours')
+    hours = _get(heartbeat, "active_hours", "dict", {})
+    for key in ("start", "end"):
+        value = _get(hours, key, "str")
+        if value is not None and not CLOCK_RE.match(value):
+            problems.add(f"{path}.heartbeat.active_hours.{key}", f"{value!r} is not a time of day (HH:MM)",
+                         'write it as "HH:MM", 00:00 to 24:00, quoted')
+
+
+def _check_workspace_files(agent, path, problems):
+    seen = set()
+    for i, name in enumerate(_get(agent, "workspace_files", "list", [])):
+        if not isinstance(name, str):
+            continue
+        where = f"{path}.workspace_files[{i}]"
+        if name in RETIRED_WORKSPACE_FILES:
+            msg, fix = RETIRED_WORKSPACE_FILES[name]
+            problems.add(where, f"{name} {msg}", fix)
+        elif name not in WORKSPACE_FILES:
+            close = _suggest(name, WORKSPACE_FILES)
+            hint = f'did you mean "{close}"? ' if close else ""
+            problems.add(where, f"{name!r} is not a workspace file OpenClaw reads",
+                         f"{hint}use some of: {', '.join(WORKSPACE_FILES)}")
+        elif name in seen:
+            problems.add(where, f"{name} is listed twice", "list each file once")
+        seen.add(name)
+
+
+def _check_providers(model, problems):
+    for name, provider in sorted(_get(model, "farm_model_providers", "dict", {}).items(), key=lambda i: str(i[0])):
+        path = f"farm_model_providers.{name}"
+        if not isinstance(name, str):
+            continue
+        if not PROVIDER_NAME_RE.match(name):
+            problems.add(path, f"{name!r} is not a provider name",
+                         "use lowercase letters, digits and '-', starting with a letter (it prefixes model refs: "
+                         "<provider>/<model>)")
+        if not isinstance(provider, dict):
+            continue
+        base_url = _get(provider, "base_url", "str")
+        if provider.get("base_url") is None and name not in PROVIDERS_WITH_BUILTIN_URL:
+            problems.add(f"{path}.base_url", "is required for this provider",
+                         "add base_url: http://<host>:<port>/v1 (the OpenAI-compatible endpoint)")
+        elif base_url is not None and not URL_RE.match(base_url):
+            problems.add(f"{path}.base_url", f"{base_url!r} is not an http(s) URL",
+                         "write it as http://<host>:<port>/v1")
+        if provider.get("api_key") is None and name in PROVIDERS_NEEDING_KEY:
+            problems.add(f"{path}.api_key", "is required for this provider",
+                         "add api_key: op://<vault>/<item>/<field>")
+        models = _opt(provider, "models", "list", [])
+        if models == []:
+            problems.add(f"{path}.models", "lists no models; agents can only use the models listed here",
+                         "add models: [{id: <model id>, name: <display name>}]")
+        seen = {}
+        for i, entry in enumerate(models or []):
+            model_id = _get(entry, "id", "str")
+            if model_id is None:
+                continue
+            if model_id in seen:
+                problems.add(f"{path}.models[{i}].id",
+                             f"duplicate model id {model_id!r} (also models[{seen[model_id]}])", "list each model once")
+            seen.setdefault(model_id, i)
+            for key in ("context_window", "max_tokens"):
+                number = _get(entry, key, "int")
+                if number is not None and number <= 0:
+                    problems.add(f"{path}.models[{i}].{key}", f"must be positive, got {number}", "use a token count")
+
+
+def _offered(model):
+    offered = {}
+    for name, provider in _get(model, "farm_model_providers", "dict", {}).items():
+        ids = [_get(entry, "id", "str") for entry in _get(provider, "models", "list", [])]
+        offered[name] = sorted(i for i in ids if i)
+    return offered
+
+
+def _check_agent_models(model, problems):
+    offered = _offered(model)
+    for index, agent in _entries(model, "farm_agents"):
+        spec = _get(agent, "model", "dict")
+        if spec is None:
+            continue
+        refs = [("primary", spec.get("primary"))]
+        refs += [(f"fallbacks[{i}]", ref) for i, ref in enumerate(_get(spec, "fallbacks", "list", []))]
+        seen = set()
+        for where, ref in refs:
+            if not isinstance(ref, str):
+                continue
+            path = f"farm_agents[{index}].model.{where}"
+            parts = split_model_ref(ref)
+            if parts is None:
+                problems.add(path, f"{ref!r} is not a model reference <provider>/<model id>",
+                             "write it as <provider>/<model id>, for example litellm/glm-4.6")
+                continue
+            provider, model_id = parts
+            if provider not in offered:
+                close = _suggest(provider, offered)
+                hint = f'did you mean "{close}/{model_id}"? ' if close else ""
+                problems.add(path, f"no provider {provider!r} in farm_model_providers offers {ref!r} (providers: "
+                             f"{', '.join(sorted(offered)) or 'none'})",
+                             f"{hint}add the provider {provider!r} with this model to farm_model_providers")
+            elif model_id not in offered[provider]:
+                close = _suggest(model_id, offered[provider])
+                hint = f'did you mean "{provider}/{close}"? ' if close else ""
+                problems.add(path, f"provider {provider!r} does not offer model {model_id!r} (it offers: "
+                             f"{', '.join(offered[provider]) or 'nothing'})",
+                             f"{hint}add {{id: {model_id}}} to farm_model_providers.{provider}.models or use a "
+                             f"listed model")
+            if ref in seen:
+                problems.add(path, f"{ref!r} is listed twice among primary and fallbacks", "list each model once")
+            seen.add(ref)
+
+
+def _check_agent_links(model, gateways, agents, problems):
+    if agents is None:
+        return
+    for index, agent in _entries(model, "farm_agents"):
+        own_id = agent.get("id")
+        own_gateway = _get(agent, "gateway", "str")
+        for key in ("may_message", "may_spawn"):
+            seen = set()
+            for i, target in enumerate(_get(agent, key, "list", [])):
+                if not isinstance(target, str):
+                    continue
+                path = f"farm_agents[{index}].{key}[{i}]"
+                if target == own_id:
+                    problems.add(path, f"agent {own_id!r} names itself",
+                                 "remove it: an agent always reaches its own sessions")
+                elif target not in agents:
+                    close = _suggest(target, agents)
+                    hint = f'did you mean "{close}"? ' if close else ""
+                    problems.add(path, f"unknown agent {target!r} (agents: {_names(agents)})",
+                                 f"{hint}use the id of an entry of farm_agents")
+                elif target in seen:
+                    problems.add(path, f"{target!r} is listed twice", "list each agent once")
+                elif key == "may_spawn" and _other_gateway(gateways, own_gateway,
+                                                           _get(agents[target][1], "gateway", "str")):
+                    problems.add(path, f"agent {target!r} runs on gateway {agents[target][1].get('gateway')!r}, not "
+                                 f"on {own_gateway!r}: sessions_spawn only reaches agents of the same gateway",
+                                 "remove it from may_spawn (use may_message: cross-gateway messages go over the bus)")
+                seen.add(target)
+
+
+def _other_gateway(gateways, own, other):
+    """True when both gateways exist and differ (an unknown gateway is reported elsewhere)."""
+    if gateways is None or not isinstance(own, str) or not isinstance(other, str):
+        return False
+    return own in gateways and other in gateways and own != other
+
+
+def _check_channels(model, gateways, agents, problems):
+    owners = {}
+    for index, channel in _entries(model, "farm_channels"):
+        path = f"farm_channels[{index}]"
+        kind = _get(channel, "kind", "str")
+        kind = kind if kind in CHANNEL_KINDS else None
+        account = _opt(channel, "account", "str", DEFAULT_ACCOUNT)
+        gateway = _get(channel, "gateway", "str")
+        if account is not None and not ACCOUNT_RE.match(account):
+            problems.add(f"{path}.account", f"{account!r} is not a valid account id",
+                         "use lowercase letters, digits, '_' and '-' (default: default)")
+            account = None
+        if gateway is not None and _missing(gateways, gateway):
+            close = _suggest(gateway, gateways)
+            hint = f'did you mean "{close}"? ' if close else ""
+            problems.add(f"{path}.gateway", f"unknown gateway {gateway!r} (gateways: {_names(gateways)})",
+                         f"{hint}use the name of an entry of farm_gateways")
+            gateway = None
+        elif gateways is None:
+            gateway = None
+        if kind and account:
+            key = (kind, account)
+            if key in owners:
+                other_index, other_gateway = owners[key]
+                if other_gateway != gateway:
+                    problems.add(f"{path}.gateway", f"{kind} account {account!r} is already owned by gateway "
+                                 f"{other_gateway!r} (farm_channels[{other_index}]); one account connects to one "
+                                 f"gateway only", "give each gateway its own account, or remove one of the entries")
+                else:
+                    problems.add(f"{path}.account", f"{kind} account {account!r} is declared twice (also "
+                                 f"farm_channels[{other_index}])", "merge the two entries")
+            else:
+                owners[key] = (index, gateway)
+        _check_dm_policy(channel, path, problems)
+        if kind:
+            _check_channel_secrets(channel, kind, path, problems)
+            _check_bindings(channel, kind, gateway, gateways, agents, path, problems)
+
+
+def _check_dm_policy(channel, path, problems):
+    policy = _get(channel, "dm_policy", "str", CHANNEL["dm_policy"].default)
+    allow_from = [a for a in _get(channel, "allow_from", "list", []) if isinstance(a, str)]
+    if policy == "open" and "*" not in allow_from:
+        problems.add(f"{path}.allow_from", 'dm_policy "open" needs allow_from ["*"]; without it OpenClaw drops '
+                     "every direct message", 'set allow_from: ["*"], or use dm_policy pairing or allowlist')
+    elif policy == "allowlist" and not allow_from:
+        problems.add(f"{path}.allow_from", 'dm_policy "allowlist" with an empty allow_from admits nobody',
+                     "list the user IDs (or phone numbers) that may write, or use dm_policy pairing")
+    elif policy == "allowlist" and "*" in allow_from:
+        problems.add(f"{path}.allow_from", 'allow_from "*" with dm_policy "allowlist" admits everyone',
+                     'use dm_policy "open" to admit everyone, or list the allowed senders')
+
+
+def _check_channel_secrets(channel, kind, path, problems):
+    needed = CHANNEL_SECRETS[kind]
+    secrets = _get(channel, "secrets", "dict", {})
+    for name in sorted(secrets):
+        if name not in needed:
+            if not needed:
+                problems.add(f"{path}.secrets.{name}", f"{kind} takes no secrets (it is linked once by QR code; the "
+                             f"credentials stay in the gateway's state folder)", "remove secrets from this channel")
+            else:
+                close = _suggest(name, needed)
+                hint = f'did you mean "{close}"? ' if close else "remove it; "
+                problems.add(f"{path}.secrets.{name}", f"unknown {kind} secret {name!r}",
+                             f"{hint}{kind} takes: {', '.join(needed)}")
+    for name in needed:
+        if name not in secrets:
+            problems.add(f"{path}.secrets.{name}", f"is required for {kind}",
+                         f"add secrets.{name}: op://<vault>/<item>/<field>")
+
+
+def _binding_match(binding):
+    peer = _get(binding, "peer", "dict", {})
+    parts = (peer.get("kind"), peer.get("id"), binding.get("guild"), binding.get("team"))
+    return tuple(part if part is None or isinstance(part, str) else repr(part) for part in parts)
+
+
+def _check_bindings(channel, kind, gateway, known, agents, path, problems):
+    bindings = _opt(channel, "bindings", "list", [])
+    if bindings is None:
+        return
+    if not bindings:
+        problems.add(f"{path}.bindings", f"no agent is bound to this {kind} account; a multi-agent gateway drops "
+                     f"unbound messages", "add bindings: [{agent: <agent id>}] (account-wide) or bindings with a peer")
+        return
+    matches = {}
+    for i, binding in enumerate(bindings):
+        if not isinstance(binding, dict):
+            continue
+        where = f"{path}.bindings[{i}]"
+        agent_id = _get(binding, "agent", "str")
+        if agent_id is not None and agents is not None:
+            if agent_id not in agents:
+                close = _suggest(agent_id, agents)
+                hint = f'did you mean "{close}"? ' if close else ""
+                problems.add(f"{where}.agent", f"unknown agent {agent_id!r} (agents: {_names(agents)})",
+                             f"{hint}use the id of an entry of farm_agents")
+            elif _other_gateway(known, gateway, _get(agents[agent_id][1], "gateway", "str")):
+                problems.add(f"{where}.agent", f"agent {agent_id!r} runs on gateway "
+                             f"{agents[agent_id][1].get('gateway')!r}, but this {kind} account is owned by gateway "
+                             f"{gateway!r}; a binding only reaches agents of the owning gateway",
+                             "bind an agent of the owning gateway, or move the channel to the agent's gateway")
+        peer = _get(binding, "peer", "dict")
+        peer_kind = _get(peer, "kind", "str")
+        if peer_kind in ("channel", "direct", "group") and peer_kind not in PEER_KINDS[kind]:
+            problems.add(f"{where}.peer.kind", f"{kind} has no {peer_kind!r} peers",
+                         f"use one of: {', '.join(PEER_KINDS[kind])}")
+        if binding.get("guild") is not None and kind != "discord":
+            problems.add(f"{where}.guild", f"guild only applies to discord, not {kind}",
+                         "remove it (use peer for a channel or group)")
+        if binding.get("team") is not None and kind != "slack":
+            problems.add(f"{where}.team", f"team only applies to slack, not {kind}",
+                         "remove it (use peer for a channel or group)")
+        match = _binding_match(binding)
+        if match in matches:
+            described = "account-wide match" if match == (None, None, None, None) else "match"
+            problems.add(where, f"binding with the same {described} as bindings[{matches[match]}]; only one of them "
+                         f"can ever win", "remove one, or make one of them more specific (peer, guild or team)")
+        else:
+            matches[match] = i
+
+
+def _check_secrets(model, gateways, problems):
+    for name in sorted(_get(model, "farm_secrets", "dict", {}), key=str):
+        if isinstance(name, str) and not ENV_NAME_RE.match(name):
+            problems.add(f"farm_secrets.{name}", f"{name!r} is not an environment variable name OpenClaw can refer to",
+                         "use uppercase letters, digits and '_', starting with a letter (for example LITELLM_API_KEY)")
+    for gateway in sorted(gateways or {}):
+        gw = gateways[gateway]
+        index = next(i for i, g in _entries(model, "farm_gateways") if g is gw)
+        for name in sorted(_get(gw, "secrets", "dict", {}), key=str):
+            if isinstance(name, str) and not ENV_NAME_RE.match(name):
+                problems.add(f"farm_gateways[{index}].secrets.{name}", f"{name!r} is not an environment variable name "
+                             f"OpenClaw can refer to", "use uppercase letters, digits and '_', starting with a letter")
+        sources = {}
+        for env, ref, path in secret_sources(model, gateway):
+            if env in sources and sources[env][0] != ref:
+                problems.add(path, f"environment variable {env} of gateway {gateway!r} would hold two different "
+                             f"secrets (also {sources[env][1]})",
+                             f"use the same reference in both places, or remove {env} from farm_secrets (it is "
+                             f"derived from the provider or channel)")
+            sources.setdefault(env, (ref, path))
+        if GATEWAY_TOKEN_ENV not in sources:
+            problems.add(f"farm_secrets.{GATEWAY_TOKEN_ENV}", f"is missing: gateway {gateway!r} authenticates clients "
+                         f"with the token in {GATEWAY_TOKEN_ENV}",
+                         f"add {GATEWAY_TOKEN_ENV}: op://<vault>/<item>/<field> to farm_secrets (or to the gateway's "
+                         f"secrets)")
+
+
+def _check_gateway_roster(model, gateways, agents, problems):
+    if agents is None:
+        return
+    for gateway in sorted(gateways or {}):
+        gw = gateways[gateway]
+        index = next(i for i, g in _entries(model, "farm_gateways") if g is gw)
+        roster = [a.get("id") for a in gateway_agents(model, gateway) if isinstance(a.get("id"), str)]
+        if not roster:
+            problems.add(f"farm_gateways[{index}]", f"gateway {gateway!r} has no agents",
+                         "add an agent with gateway: " + gateway + " to farm_agents, or remove the gateway")
+        system_agent = _get(gw, "system_agent", "str")
+        elsewhere = agents.get(system_agent, (None, {}))[1]
+        if system_agent in agents and _get(elsewhere, "gateway", "str") not in gateways:
+            continue  # that agent's own gateway is unknown, which is reported already
+        if system_agent is not None and system_agent not in roster:
+            problems.add(f"farm_gateways[{index}].system_agent", f"{system_agent!r} is not an agent of gateway "
+                         f"{gateway!r} (its agents: {', '.join(roster) or 'none'})",
+                         "name one of the gateway's agents, or remove system_agent (the first agent is used)")
