@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # Development-only content that must never ship in the collection artifact.
-FORBIDDEN_TOP = {"tests", "tools", "molecule", "scripts", "collections", "benchmarks", "build",
+FORBIDDEN_TOP = {"tests", "tools", "molecule", "scripts", "collections", "benchmarks", "build", "src",
                  ".ci", ".cache", ".lab", ".venv", ".git", ".pytest_cache", ".ruff_cache",
                  "pyproject.toml", "requirements-dev.txt", ".gitignore", ".ansible-lint"}
 

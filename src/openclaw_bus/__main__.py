@@ -1,0 +1,7 @@
+# Copyright: octant.openclaw contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+import sys
+
+from .cli import main
+
+sys.exit(main())
