@@ -170,9 +170,7 @@ class ServiceListener:
         if self._server is not None:
             return
         handler = _make_handler(self)
-        server = ThreadingHTTPServer((self.host, self.port), handler, bind_and_activate=False)
-        server.daemon_threads = True
-        server.allow_reuse_address = True
+        server = _Server((self.host, self.port), handler, bind_and_activate=False)
         server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         server.server_bind()
         server.server_activate()
@@ -188,7 +186,43 @@ class ServiceListener:
             return
         server.shutdown()
         server.server_close()
+        # A dying agent also resets the connections it was serving (blocking queries, keep-alive).
+        server.drop_connections()
         self._thread.join(timeout=5)
+
+
+class _Server(ThreadingHTTPServer):
+    """Keeps track of open client connections so "down" can reset them, sparing the admin
+    request that asked for it."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._lock = threading.Lock()
+        self.connections = set()
+        self.spared = set()
+
+    def process_request(self, request, client_address):
+        with self._lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._lock:
+            self.connections.discard(request)
+            self.spared.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self):
+        with self._lock:
+            doomed = [conn for conn in self.connections if conn not in self.spared]
+        for conn in doomed:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 def _make_handler(listener):
@@ -206,6 +240,8 @@ def _make_handler(listener):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             request = Request(listener.service, self.command, self.path, self.headers, body)
+            if request.path.startswith("/_lab/"):
+                self.server.spared.add(self.connection)
             response = listener.app(request)
             response.headers.setdefault("Content-Length", str(len(response.body)))
             try:
