@@ -10,6 +10,8 @@ The farm model is the one source of truth of a deployment (inventory group_vars)
     farm_channels         chat accounts (slack, discord, whatsapp), each owned by one gateway
     farm_model_providers  LiteLLM, Anthropic, ZAI, LM Studio ... and the models they offer
     farm_secrets          gateway-wide secrets: environment variable name -> op:// reference
+    farm_bus              the agent-to-agent message bus (phase 3): one bus process per gateway node,
+                          its MCP server in every gateway's config, go/no-go thresholds of its benchmark
 
 `validate()` checks all of it at once and returns every problem, one per problem, each a dict
 {"path": "farm_agents[1].gateway", "msg": "...", "fix": "..."}. No secret value is ever part of a
@@ -86,7 +88,15 @@ GATEWAY_TOKEN_ENV = "OPENCLAW_GATEWAY_TOKEN"
 DEFAULT_ACCOUNT = "default"
 
 TOP_LEVEL = ("openclaw_version", "farm_gateways", "farm_agents", "farm_channels", "farm_model_providers",
-             "farm_secrets")
+             "farm_secrets", "farm_bus")
+# The bus (src/openclaw_bus): KV roots, the MCP server's container port, env names of its credentials.
+BUS_ROOT = "openclaw/bus"
+BUS_REGISTRY_ROOT = "openclaw/registry"
+BUS_JOB_PREFIX = "openclaw-bus-"
+BUS_SERVER_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+BUS_MCP_TOKEN_ENV = "BUS_MCP_TOKEN_"
+BUS_CONSUL_TOKEN_ENV = "BUS_CONSUL_TOKEN_"
+BUS_GATEWAY_CONSUL_TOKEN_ENV = "BUS_GATEWAY_CONSUL_TOKEN"
 VAR_PREFIX = "farm_"
 
 
@@ -180,6 +190,32 @@ PROVIDER = {
     "api_key": F("str", secret=True),
     "models": F("list", elements=F("dict", fields=MODEL), default=[]),
 }
+BUS_THRESHOLDS = {
+    "max_p50_ms": F("num", default=1000),
+    "max_p99_ms": F("num", default=5000),
+    "min_delivery_ratio": F("num", default=0.999),
+    "min_throughput": F("num", default=20),
+    "max_requests_per_message": F("num", default=3.0),
+}
+BUS_BENCH = {
+    "messages": F("int", default=1000),
+    "rate": F("num", default=200),
+    "senders": F("int", default=4),
+    "batches": F("list", elements=F("int"), default=[1, 10, 100]),
+    "baseline_messages": F("int", default=100),
+    "baseline_window": F("num", default=20),
+    "txn_max_ops": F("int", default=64, choices=(64, 128)),
+}
+BUS = {
+    "enabled": F("bool", default=False),
+    "image": F("str", default="localhost/openclaw-bus:0.1.0"),
+    "port": F("int", default=8765),
+    "server_prefix": F("str", default="bus"),
+    "replies": F("bool", default=True),
+    "resources": F("dict", fields={"cpu": F("int", default=200), "memory": F("int", default=256)}, default={}),
+    "thresholds": F("dict", fields=BUS_THRESHOLDS, default={}),
+    "bench": F("dict", fields=BUS_BENCH, default={}),
+}
 MODEL_SPEC = {
     "openclaw_version": F("str", required=True, example='"2026.9.6"'),
     "farm_gateways": F("list", required=True, elements=F("dict", fields=GATEWAY)),
@@ -187,13 +223,15 @@ MODEL_SPEC = {
     "farm_channels": F("list", elements=F("dict", fields=CHANNEL), default=[]),
     "farm_model_providers": F("map", values=F("dict", fields=PROVIDER), default={}),
     "farm_secrets": F("map", values=F("str", secret=True), default={}),
+    "farm_bus": F("dict", fields=BUS, default={}),
 }
 
-KIND_WORDS = {"str": "a string", "int": "a whole number", "bool": "true or false", "list": "a list",
+KIND_WORDS = {"str": "a string", "int": "a whole number", "num": "a number", "bool": "true or false", "list": "a list",
               "dict": "a mapping", "map": "a mapping"}
 KIND_FIX = {
     "str": "quote the value (YAML reads unquoted numbers, true/false and null as other types)",
     "int": "write a whole number without quotes",
+    "num": "write a number without quotes",
     "bool": "write true or false",
     "list": "write a YAML list: [a, b] or one '- item' per line",
     "dict": "write a mapping of 'key: value' lines",
@@ -227,6 +265,8 @@ def _is(value, kind):
         return isinstance(value, str)
     if kind == "int":
         return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "num":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind == "bool":
         return isinstance(value, bool)
     if kind == "list":
@@ -300,8 +340,8 @@ def _check_value(value, spec, path, problems):
             problems.add(path, problem, _op_fix(value))
             ok = False
     if spec.choices is not None and value not in spec.choices:
-        problems.add(path, f"{value!r} is not one of: {', '.join(spec.choices)}",
-                     f"use one of: {', '.join(spec.choices)}")
+        problems.add(path, f"{value!r} is not one of: {', '.join(map(str, spec.choices))}",
+                     f"use one of: {', '.join(map(str, spec.choices))}")
         ok = False
     if spec.kind == "list" and spec.elements is not None:
         for index, item in enumerate(value):
@@ -534,7 +574,8 @@ def validate(model, inventory_hosts=None, var_names=None):
     variables the play defines, so a misspelt farm_* variable is reported."""
     problems = Problems()
     if not isinstance(model, dict):
-        problems.add("", f"the model must be a mapping of {', '.join(TOP_LEVEL)}, got {_describe(model)}",
+        # farm_bus is optional and left out of this sentence (it names what every model has).
+        problems.add("", f"the model must be a mapping of {', '.join(TOP_LEVEL[:-1])}, got {_describe(model)}",
                      "pass the farm variables as one mapping")
         return problems.items
     _check_var_names(var_names, problems)
@@ -557,6 +598,7 @@ def validate(model, inventory_hosts=None, var_names=None):
     _check_channels(model, gateways, agents, problems)
     _check_secrets(model, gateways, problems)
     _check_gateway_roster(model, gateways, agents, problems)
+    _check_bus(model, gateways, agents, problems)
     return sorted(problems.items, key=lambda problem: _path_key(problem["path"]))
 
 
@@ -1079,3 +1121,90 @@ def _check_gateway_roster(model, gateways, agents, problems):
             problems.add(f"farm_gateways[{index}].system_agent", f"{system_agent!r} is not an agent of gateway "
                          f"{gateway!r} (its agents: {', '.join(roster) or 'none'})",
                          "name one of the gateway's agents, or remove system_agent (the first agent is used)")
+
+
+# ------------------------------------------------------------------------------------------------
+# The bus (farm_bus)
+# ------------------------------------------------------------------------------------------------
+
+def bus_enabled(model):
+    return _get(_get(model, "farm_bus", "dict", {}), "enabled", "bool", False)
+
+
+def bus_job_name(node):
+    """The Nomad job (and Consul service) of the bus process of one node."""
+    return f"{BUS_JOB_PREFIX}{node}"
+
+
+def bus_server_name(model, agent_id):
+    """The mcp.servers entry of one agent: <server_prefix>_<agent id with '-' as '_'>."""
+    prefix = _get(_get(model, "farm_bus", "dict", {}), "server_prefix", "str", BUS["server_prefix"].default)
+    return f"{prefix}_{re.sub(r'[^a-z0-9_]', '_', str(agent_id).lower())}"
+
+
+def bus_mcp_token_env(agent_id):
+    return f"{BUS_MCP_TOKEN_ENV}{env_part(agent_id)}"
+
+
+def bus_consul_token_env(agent_id):
+    return f"{BUS_CONSUL_TOKEN_ENV}{env_part(agent_id)}"
+
+
+def _check_bus(model, gateways, agents, problems):
+    bus = _get(model, "farm_bus", "dict")
+    if bus is None:
+        return
+    port = _get(bus, "port", "int")
+    if port is not None and not 1024 <= port <= 65535:
+        problems.add("farm_bus.port", f"port {port} is outside 1024..65535", "use the default 8765")
+    image = _get(bus, "image", "str")
+    if image is not None and image_tag(image) is None:
+        problems.add("farm_bus.image", f"image {image!r} has no tag",
+                     "pin it, for example localhost/openclaw-bus:0.1.0")
+    prefix = _get(bus, "server_prefix", "str")
+    if prefix is not None and not BUS_SERVER_RE.match(prefix):
+        problems.add("farm_bus.server_prefix", f"{prefix!r} cannot prefix an MCP server name",
+                     "use lowercase letters, digits and '_', starting with a letter, at most 32 characters")
+    thresholds = _get(bus, "thresholds", "dict", {})
+    ratio = _get(thresholds, "min_delivery_ratio", "num")
+    if ratio is not None and not 0 <= ratio <= 1:
+        problems.add("farm_bus.thresholds.min_delivery_ratio", f"{ratio} is not a ratio between 0 and 1",
+                     "write it as a fraction, for example 0.999 for 99.9 %")
+    for key in ("max_p50_ms", "max_p99_ms", "min_throughput", "max_requests_per_message"):
+        number = _get(thresholds, key, "num")
+        if number is not None and number < 0:
+            problems.add(f"farm_bus.thresholds.{key}", f"must not be negative, got {number}", "use a positive number")
+    bench = _get(bus, "bench", "dict", {})
+    for key in ("messages", "senders"):
+        number = _get(bench, key, "int")
+        if number is not None and number < 1:
+            problems.add(f"farm_bus.bench.{key}", f"must be at least 1, got {number}", "use a positive whole number")
+    for i, size in enumerate(_get(bench, "batches", "list", [])):
+        if isinstance(size, int) and size < 1:
+            problems.add(f"farm_bus.bench.batches[{i}]", f"must be at least 1, got {size}", "use batch sizes >= 1")
+    if not _get(bus, "enabled", "bool", False):
+        return
+    # One bus process per node serves the gateway of that node (openclaw-bus serve takes one gateway).
+    nodes = {}
+    for index, gw in _entries(model, "farm_gateways"):
+        node = _get(gw, "node", "str")
+        if node is None:
+            continue
+        if node in nodes:
+            problems.add(f"farm_gateways[{index}].node", f"node {node!r} already hosts gateway {nodes[node]!r}; with "
+                         f"farm_bus enabled every node runs one bus process for one gateway",
+                         "put each gateway on its own node, or set farm_bus.enabled: false")
+        else:
+            nodes[node] = _get(gw, "name", "str")
+    envs = {}
+    for index, agent in _entries(model, "farm_agents"):
+        agent_id = _get(agent, "id", "str")
+        if agent_id is None:
+            continue
+        env = bus_mcp_token_env(agent_id)
+        server = bus_server_name(model, agent_id)
+        if env in envs and envs[env] != agent_id:
+            problems.add(f"farm_agents[{index}].id", f"agent ids {envs[env]!r} and {agent_id!r} give the same bus "
+                         f"credential names ({env}, MCP server {server})",
+                         "rename one of them so they differ in more than '-' and '_'")
+        envs.setdefault(env, agent_id)

@@ -10,6 +10,14 @@ model, the octant.openclaw.openclaw_config filter renders the config and the rea
   no plaintext-secret finding, every SecretRef resolves, nothing but the two expected findings.
 Negative controls prove both checks can fail: a typo key is rejected, a plaintext key is flagged.
 
+Every model is also rendered with farm_bus enabled (labels "*-bus-*"): one mcp.servers entry per agent
+with its own "Authorization: Bearer ${BUS_MCP_TOKEN_<AGENT>}" header (OpenClaw's MCP headers take plain
+strings only, no SecretRef: the ${VAR} substitution is how a secret gets there) and per-agent
+tools.alsoAllow/deny. Those are validated with the bus variables set too (validate and doctor): no
+warning, no plaintext-secret finding; doctor tries to reach each bus server to list its tools, which
+fails here (no Consul DNS), and that finding is the only extra one allowed. A control proves validate
+notices a missing bus variable.
+
 HOME, OPENCLAW_STATE_DIR, OPENCLAW_CONFIG_PATH, TMPDIR and logging.file point into pytest's
 tmp_path. openclaw 2026.9.6 still creates empty SQLite lock files in /tmp/openclaw-state-locks-<uid>
 (a hard-coded path on Linux, whatever TMPDIR says); the ones these runs left behind are removed.
@@ -26,7 +34,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.filter.openclaw import openclaw_config, openclaw_secret_env
+from ansible_collections.octant.openclaw.plugins.filter.openclaw import (
+    openclaw_bus_env,
+    openclaw_config,
+    openclaw_secret_env,
+)
 from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,11 +109,20 @@ def variant_farm(base):
     return model
 
 
+def with_bus(model):
+    model = copy.deepcopy(model)
+    model["farm_bus"] = dict(model.get("farm_bus") or {}, enabled=True)
+    assert fm.validate(model) == []
+    return model
+
+
 def configs():
     """(label, model, gateway) for every gateway of both inventories and of the variant."""
     found = []
     farms = {"homelab": inventory_farm("homelab"), "lab": inventory_farm("lab")}
     farms["variant"] = variant_farm(farms["homelab"])
+    for label in list(farms):
+        farms[f"{label}-bus"] = with_bus(farms[label])
     for label, model in farms.items():
         for gateway in model["farm_gateways"]:
             found.append((f"{label}-{gateway['name']}", model, gateway["name"]))
@@ -162,7 +183,7 @@ def checked(openclaw, tmp_path_factory):
         workdir = base / label
         workdir.mkdir()
         config = openclaw_config(model, gateway, state_dir=str(workdir / "state"))
-        env_names = openclaw_secret_env(model, gateway)
+        env_names = list(openclaw_secret_env(model, gateway)) + openclaw_bus_env(model, gateway)
         (workdir / "openclaw.json").write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
                                                encoding="utf-8")
         jobs[label] = {"config": config, "secret_env": env_names, "workdir": workdir, "gateway": gateway}
@@ -171,7 +192,8 @@ def checked(openclaw, tmp_path_factory):
             futures = {}
             for label, job in jobs.items():
                 futures[(label, "validate")] = pool.submit(run_openclaw, job["workdir"],
-                                                           ["config", "validate", "--json"])
+                                                           ["config", "validate", "--json"],
+                                                           dummy_env(job["secret_env"]))
                 futures[(label, "doctor")] = pool.submit(run_openclaw, job["workdir"], ["doctor", "--lint", "--json"],
                                                          dummy_env(job["secret_env"]))
             for (label, kind), future in futures.items():
@@ -211,7 +233,8 @@ def _remove_new_locks(existed, before):
         LOCKS.rmdir()
 
 
-LABELS = ["homelab-main", "lab-main", "variant-main", "variant-edge", "variant-solo"]
+LABELS = ["homelab-main", "lab-main", "variant-main", "variant-edge", "variant-solo",
+          "homelab-bus-main", "lab-bus-main", "variant-bus-main", "variant-bus-edge", "variant-bus-solo"]
 
 
 def test_every_gateway_of_both_inventories_is_covered(checked):
@@ -242,7 +265,31 @@ def test_doctor_finds_no_plaintext_secret(checked, label):
     assert not [f for f in findings if "unresolved" in f.get("message", "")], \
         "a SecretRef names a variable openclaw_secret_env does not list"
     unexpected = [f for f in findings if (f["checkId"], f.get("requirement")) not in EXPECTED_FINDINGS]
+    servers = sorted(job["config"].get("mcp", {}).get("servers", {}))
+    # doctor connects to every MCP server to check its tool schemas; the bus servers' Consul names do
+    # not resolve on a build machine (tests/integration/test_bus_role.py covers the bus side).
+    unreachable = [f for f in unexpected if f["checkId"] == "core/doctor/runtime-tool-schemas"
+                   and f.get("path", "").removeprefix("mcp.servers.") in servers
+                   and "openclaw-bus-" in f.get("requirement", "")]
+    assert sorted(f["path"] for f in unreachable) == [f"mcp.servers.{name}" for name in servers]
+    unexpected = [f for f in unexpected if f not in unreachable]
     assert unexpected == [], unexpected
+
+
+@pytest.mark.parametrize("label", [label for label in LABELS if "-bus-" in label])
+def test_bus_entries_per_agent(checked, label):
+    job = checked[label]
+    config = job["config"]
+    agents = sorted(config["agents"]["entries"])
+    servers = config["mcp"]["servers"]
+    assert sorted(servers) == sorted(f"bus_{a}" for a in agents)
+    for agent in agents:
+        env = "BUS_MCP_TOKEN_" + agent.upper()
+        assert servers[f"bus_{agent}"]["headers"] == {"Authorization": f"Bearer ${{{env}}}"}
+        assert env in job["secret_env"]
+        tools = config["agents"]["entries"][agent]["tools"]
+        assert tools["alsoAllow"] == [f"bus_{agent}__*"]
+        assert tools.get("deny", []) == sorted(f"bus_{a}__*" for a in agents if a != agent)
 
 
 @pytest.mark.parametrize("label", LABELS)
@@ -271,6 +318,20 @@ def _negative(openclaw, tmp_path, mutate, args, extra_env=None):
         return run_openclaw(tmp_path, args, extra_env)
     finally:
         _remove_new_locks(locks_existed, before)
+
+
+def test_validator_notices_a_missing_bus_token(openclaw, tmp_path):
+    """The ${BUS_MCP_TOKEN_...} header is checked by the real validator: without the variable it warns."""
+    def bus(config):
+        model = with_bus(inventory_farm("homelab"))
+        rendered = openclaw_config(model, "main", state_dir=config["logging"]["file"].rsplit("/logs/", 1)[0])
+        config["mcp"] = rendered["mcp"]
+
+    result = _negative(openclaw, tmp_path, bus, ["config", "validate", "--json"])
+    assert result["rc"] == 0
+    assert {"path": "mcp.servers.bus_jerry.headers.Authorization",
+            "message": 'Missing env var "BUS_MCP_TOKEN_JERRY" - feature using this value will be unavailable'} \
+        in result["json"]["warnings"]
 
 
 def test_validator_rejects_a_typo_key(openclaw, tmp_path):

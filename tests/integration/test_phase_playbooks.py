@@ -13,6 +13,8 @@ in Consul KV or in any file under the data root."""
 from __future__ import annotations
 
 import base64
+import getpass
+import grp
 import hashlib
 import json
 import os
@@ -445,6 +447,8 @@ def test_the_homelab_inventory_plans_cleanly_against_the_lab(farm, tmp_path):
         "openclaw_nomad_address": farm.lab.nomad_addr, "openclaw_consul_address": farm.lab.consul_addr,
         "openclaw_consul_datacenter": "dc1",  # the lab's Consul knows no other (Nomad's datacenter stays octant)
         "openclaw_data_root": str(home), "data_root_fact_file": str(home / "facts.d" / "octant_openclaw.fact"),
+        # The homelab's data owner (hashi) does not exist on this machine.
+        "openclaw_data_owner": getpass.getuser(), "openclaw_data_group": grp.getgrgid(os.getgid()).gr_name,
         "preflight_check_litellm": False})
     assert run.recap["failed"] == 0
     assert run.writes() == []

@@ -1,0 +1,137 @@
+# Copyright: octant.openclaw contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Consul ACL policies of the bus, generated from the farm model: a port of
+src/openclaw_bus/policies.py (same rules, same text, byte for byte; the unit tests compare both on
+several models), so the collection does not need the bus package on the controller at runtime.
+
+Per agent A (policy `openclaw-bus-agent-A`): write on its own `in/`, `hwm/` and `dead/` prefixes; for
+each recipient R it may write to, write on `<bus>/R/in/A/` (only under its own sender name) and read
+on `<bus>/R/hwm/A`; read on the registry. Per gateway G on node N (policy `openclaw-bus-gateway-G`,
+the token of the bus process): write on its registry keys, read on the registry, write on session N.
+See src/openclaw_bus/README.md for the reasoning (and the accepted own-inbox trade-off)."""
+
+from __future__ import annotations
+
+import re
+
+BUS_ROOT = "openclaw/bus"
+REGISTRY_ROOT = "openclaw/registry"
+AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+HEADER = "# openclaw-bus {kind} {name!r}: generated from the farm model by `openclaw-bus policies`; do not edit"
+
+
+class BusPolicyError(ValueError):
+    pass
+
+
+def _check_id(value, what):
+    if not isinstance(value, str) or not AGENT_ID.match(value):
+        raise BusPolicyError(f"invalid {what} {value!r}: use 1-64 characters from A-Z a-z 0-9 _ - "
+                             "starting with a letter or digit")
+    return value
+
+
+def normalize_model(model):
+    """-> (agents {id: {"may_message": [...], "gateway": str}}, gateways {name: {"node": str}})."""
+    if not isinstance(model, dict):
+        raise BusPolicyError("the model must be a mapping with an 'agents' list")
+    raw_agents = model.get("agents", model.get("farm_agents"))
+    raw_gateways = model.get("gateways", model.get("farm_gateways")) or []
+    if not isinstance(raw_agents, list) or not raw_agents:
+        raise BusPolicyError("the model needs a non-empty 'agents' list of {id, may_message}")
+    agents = {}
+    for i, agent in enumerate(raw_agents):
+        if not isinstance(agent, dict):
+            raise BusPolicyError(f"agents[{i}] must be a mapping")
+        agent_id = _check_id(agent.get("id"), f"agents[{i}].id")
+        if agent_id in agents:
+            raise BusPolicyError(f"agent {agent_id!r} is listed twice")
+        may = agent.get("may_message") or []
+        if not isinstance(may, list):
+            raise BusPolicyError(f"agents[{i}].may_message must be a list of agent ids")
+        agents[agent_id] = {"may_message": [str(m) for m in may], "gateway": agent.get("gateway") or ""}
+    for agent_id, agent in agents.items():
+        unknown = [m for m in agent["may_message"] if m not in agents]
+        if unknown:
+            raise BusPolicyError(f"agent {agent_id!r} may_message lists unknown agents {unknown}; "
+                                 f"known: {sorted(agents)}")
+        if agent_id in agent["may_message"]:
+            raise BusPolicyError(f"agent {agent_id!r} lists itself in may_message")
+    gateways = {}
+    for i, gateway in enumerate(raw_gateways):
+        if not isinstance(gateway, dict):
+            raise BusPolicyError(f"gateways[{i}] must be a mapping")
+        name = _check_id(gateway.get("name"), f"gateways[{i}].name")
+        gateways[name] = {"node": gateway.get("node") or ""}
+    return agents, gateways
+
+
+def recipients(agents, agent_id, replies=True):
+    """Who agent_id may write to: may_message, plus (with replies) everyone who may message it."""
+    allowed = set(agents[agent_id]["may_message"])
+    if replies:
+        allowed |= {other for other, spec in agents.items() if agent_id in spec["may_message"]}
+    allowed.discard(agent_id)
+    return sorted(allowed)
+
+
+def _block(kind, name, policy):
+    return f'{kind} "{name}" {{\n  policy = "{policy}"\n}}'
+
+
+def agent_rules(agent_id, allowed, may_message=None, bus_root=BUS_ROOT, registry_root=REGISTRY_ROOT):
+    may_message = set(may_message if may_message is not None else allowed)
+    lines = [HEADER.format(kind="agent", name=agent_id),
+             "# Own mailbox: read it, ack (delete) it, keep the high-water marks and dead letters. Consul has",
+             "# no delete-only right, so this is write; it lets the agent write into its OWN inbox only.",
+             _block("key_prefix", f"{bus_root}/{agent_id}/in/", "write"),
+             _block("key_prefix", f"{bus_root}/{agent_id}/hwm/", "write"),
+             _block("key_prefix", f"{bus_root}/{agent_id}/dead/", "write")]
+    for recipient in allowed:
+        why = "may message" if recipient in may_message else "may reply to (it may message this agent)"
+        lines.append(f"# {why} {recipient}: write only as itself; read its own high-water mark there.")
+        lines.append(_block("key_prefix", f"{bus_root}/{recipient}/in/{agent_id}/", "write"))
+        lines.append(_block("key", f"{bus_root}/{recipient}/hwm/{agent_id}", "read"))
+    lines.append("# The registry: who exists, what they can do, which gateways are alive.")
+    lines.append(_block("key_prefix", registry_root + "/", "read"))
+    return "\n".join(lines) + "\n"
+
+
+def gateway_rules(gateway, node, agent_ids, registry_root=REGISTRY_ROOT):
+    lines = [HEADER.format(kind="gateway", name=gateway),
+             "# Its presence key (held by its TTL session) and the records of its agents.",
+             _block("key", f"{registry_root}/gateways/{gateway}", "write")]
+    lines += [_block("key", f"{registry_root}/agents/{a}", "write") for a in sorted(agent_ids)]
+    lines.append(_block("key_prefix", registry_root + "/", "read"))
+    if node:
+        lines.append(f"# Its TTL session is bound to Consul node {node}.")
+        lines.append(_block("session", node, "write"))
+    return "\n".join(lines) + "\n"
+
+
+def agent_policy_name(agent_id):
+    return f"openclaw-bus-agent-{agent_id}"
+
+
+def gateway_policy_name(gateway):
+    return f"openclaw-bus-gateway-{gateway}"
+
+
+def generate(model, replies=True, bus_root=BUS_ROOT, registry_root=REGISTRY_ROOT):
+    """{"agents": {id: {"name", "rules", "may_message", "may_write_to"}},
+        "gateways": {name: {"name", "node", "agents", "rules"}}}: what `openclaw-bus policies` prints."""
+    agents, gateways = normalize_model(model)
+    out = {"agents": {}, "gateways": {}}
+    for agent_id, spec in agents.items():
+        allowed = recipients(agents, agent_id, replies)
+        out["agents"][agent_id] = {"name": agent_policy_name(agent_id),
+                                   "rules": agent_rules(agent_id, allowed, spec["may_message"], bus_root,
+                                                        registry_root),
+                                   "may_message": sorted(spec["may_message"]), "may_write_to": allowed}
+    names = set(gateways) | {spec["gateway"] for spec in agents.values() if spec["gateway"]}
+    for gateway in sorted(names):
+        local = [a for a, spec in agents.items() if spec["gateway"] == gateway]
+        node = gateways.get(gateway, {}).get("node") or ""
+        out["gateways"][gateway] = {"name": gateway_policy_name(gateway), "node": node, "agents": sorted(local),
+                                    "rules": gateway_rules(gateway, node, local, registry_root)}
+    return out

@@ -1,0 +1,333 @@
+# Copyright: octant.openclaw contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""playbooks/phase3.yml end to end (phase 2 + roles/bus + the go/no-go measurement): a real
+`ansible-playbook -i inventory/lab` from the repository root against the lab simulator with ACLs on
+(the management token as NOMAD_TOKEN / CONSUL_HTTP_TOKEN), 1Password replaced at Client.authenticate
+only (the sitecustomize shim of test_onepassword_playbook.py), every lab host's data root in a
+temporary folder. The tests run in file order and build on each other: first run, the policies
+tried with the tokens it created, the variables, the job, the no-op re-run, the no-go path."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_onepassword_playbook import FAKE, SITECUSTOMIZE
+from tests.labclient import Api, LabAdmin, LabProcess, live_mode
+
+pytestmark = pytest.mark.skipif(live_mode(), reason="runs the farm against the lab simulator only")
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+ACL = "7d3c9b2e-1f4a-4e6b-8c5d-0a9e8f7b6c51"
+OP_TOKEN = "ops_bus-role-test-8e2d4b"
+SECRETS = {
+    "op://OctantLab/openclaw-gateway/token": "gwtok-Bus7Lq2Xw",
+    "op://OctantLab/litellm/master-key": "sk-litellm-Bus3Np8",
+    "op://OctantLab/anthropic/api-key": "sk-ant-api03-Bus5Tc",
+    "op://OctantLab/openclaw-slack/bot-token": "xoxb-1-Bus9bot1",
+    "op://OctantLab/openclaw-slack/app-token": "xapp-1-Bus4app6",
+    "op://OctantLab/openclaw-discord/bot-token": "dsc-Bus2-Mn7",
+    "op://OctantLab/zai/api-key": "zai-unused-Bus0",
+}
+AGENTS = ("jerry", "bobby", "billy")
+BUS_JOB = "openclaw-bus-jerry"
+BUS_VAR = f"nomad/jobs/{BUS_JOB}"
+GATEWAY_BUS_VAR = "nomad/jobs/openclaw-main/gateway/gateway"
+WRITE_METHODS = ("PUT", "POST", "DELETE", "PATCH")
+# Small bench sizes: the test asserts the mechanics (report, verdict, failure path), not the numbers.
+BENCH = {"messages": 300, "rate": 300, "baseline_messages": 10, "baseline_window": 6}
+
+
+class Farm:
+    def __init__(self, base):
+        self.base = base
+        self.data = base / "data"
+        self.shim = base / "shim"
+        self.shim.mkdir()
+        (self.shim / "sitecustomize.py").write_text(SITECUSTOMIZE)
+        self.spec = base / "vault.json"
+        self.spec.write_text(json.dumps({"token": OP_TOKEN, "secrets": SECRETS, "log": str(base / "op-calls.jsonl")}))
+        self.report = base / "reports" / "bench.json"
+        self.lab = LabProcess(acl_token=ACL, extra_args=["--healthy-time", "0.2"])
+        self.runs = []
+
+    def start(self):
+        self.lab.start()
+        self.admin = LabAdmin(self.lab.admin_addr)
+        self.nomad = Api(self.lab.nomad_addr, ACL, "X-Nomad-Token")
+        self.consul = Api(self.lab.consul_addr, ACL, "X-Consul-Token")
+        return self
+
+    def run(self, *args, extra=None, check=True, inventory="inventory/lab"):
+        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", PATH=f"{BIN}:{os.environ['PATH']}",
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(self.shim), os.environ.get("PYTHONPATH")])),
+                   OCTANT_FAKE_OP_SPEC=str(self.spec), OCTANT_FAKE_OP_MODULE=str(FAKE),
+                   OP_SERVICE_ACCOUNT_TOKEN=OP_TOKEN, NOMAD_TOKEN=ACL, CONSUL_HTTP_TOKEN=ACL,
+                   LAB_NOMAD_PORT=str(self.lab.nomad_port), LAB_CONSUL_PORT=str(self.lab.consul_port))
+        for name in ("LAB_LITELLM_PORT", "NOMAD_ADDR", "CONSUL_HTTP_ADDR"):
+            env.pop(name, None)
+        variables = {"openclaw_data_root": str(self.data),
+                     "data_root_fact_file": str(self.data / "facts.d" / "octant_openclaw.fact"),
+                     "openclaw_lab_fake_secrets": False, "openclaw_dns_servers": ["10.88.0.53"],
+                     "bus_bench_report": str(self.report), "bus_bench_lab_admin": self.lab.admin_addr,
+                     "bus_bench_settings": BENCH}
+        variables.update(extra or {})
+        command = [str(BIN / "ansible-playbook"), "-i", inventory, "playbooks/phase3.yml",
+                   "-e", json.dumps(variables), *args]
+        since = self.admin.last_seq()
+        started = time.monotonic()
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
+        run = Run(result, self.admin.requests(since=since), time.monotonic() - started, args)
+        self.runs.append(run)
+        if check:
+            assert result.returncode == 0, \
+                f"{' '.join(command)} failed:\n{result.stdout[-8000:]}\n{result.stderr[-3000:]}"
+        return run
+
+    def secret_values(self):
+        """Every credential the bus role made, read back with the management token."""
+        values = set(SECRETS.values())
+        for path in (BUS_VAR, GATEWAY_BUS_VAR):
+            response = self.nomad.get(f"/v1/var/{path}")
+            if response.status_code == 200:
+                values.update(response.json()["Items"].values())
+        for token in self.consul.get("/v1/acl/tokens").json():
+            detail = self.consul.get(f"/v1/acl/token/{token['AccessorID']}").json()
+            if detail.get("SecretID"):
+                values.add(detail["SecretID"])
+        return values
+
+
+class Run:
+    def __init__(self, result, requests, seconds, args):
+        self.result = result
+        self.output = result.stdout + result.stderr
+        self.requests = requests
+        self.seconds = seconds
+        self.args = args
+
+    @property
+    def recap(self):
+        match = re.search(r"jerry\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
+                          self.result.stdout)
+        assert match, self.result.stdout[-3000:]
+        return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups()), strict=True))
+
+    def writes(self, bench=False):
+        """Writes to Nomad and Consul (plans are reads); the bench's own throwaway prefix apart."""
+        rows = [(r["service"], r["method"], r["path"]) for r in self.requests
+                if r["method"] in WRITE_METHODS and not r["path"].endswith("/plan")]
+        is_bench = [("openclaw-bench" in path) or path.startswith(("/v1/txn", "/v1/session")) for _s, _m, path in rows]
+        return [row for row, b in zip(rows, is_bench, strict=True) if b == bench]
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory):
+    farm = Farm(tmp_path_factory.mktemp("phase3")).start()
+    yield farm
+    farm.lab.stop()
+    print("\nphase3 runs (seconds, requests, writes outside the bench):")
+    for run in farm.runs:
+        print(f"  {run.seconds:6.1f}s {' '.join(run.args) or '(plain)':30} requests={len(run.requests)} "
+              f"writes={len(run.writes())} bench-writes={len(run.writes(bench=True))}")
+
+
+def kv_put(consul, key, token, value="x"):
+    return consul.put(f"/v1/kv/{key}", token=token, data=value)
+
+
+def agent_token(farm, agent):
+    return farm.nomad.get(f"/v1/var/{BUS_VAR}").json()["Items"][f"BUS_CONSUL_TOKEN_{agent.upper()}"]
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def test_check_mode_on_a_fresh_lab_writes_nothing(farm):
+    run = farm.run("--check", "--diff")
+    assert run.recap["failed"] == 0 and run.recap["changed"] > 0
+    assert run.writes() == [] and run.writes(bench=True) == []
+    assert farm.nomad.get(f"/v1/job/{BUS_JOB}").status_code == 404
+    assert not farm.report.exists()
+    planned = [(r["service"], r["method"], r["path"]) for r in run.requests]
+    assert ("nomad", "POST", f"/v1/job/{BUS_JOB}/plan") in planned
+
+
+def test_first_run_deploys_the_bus_and_measures_go(farm):
+    run = farm.run("-vvv")
+    assert run.recap["failed"] == 0 and run.recap["changed"] > 0
+    report = json.loads(farm.report.read_text())
+    assert report["go"] is True, report["checks"]
+    assert report["request_counts_from"]
+    assert "bus measurement: GO" in run.result.stdout
+    latency = report["latency"]
+    print(f"\nbench on the lab: latency {json.dumps(latency)}; economy {json.dumps(report['economy'])}; "
+          f"throughput {json.dumps(report['throughput'])}; baseline ratio {report.get('baseline_ratio')}")
+
+
+def test_policies_exist_with_the_generated_rules(farm):
+    from ansible_collections.octant.openclaw.plugins.module_utils import bus_policies
+
+    policies = {p["Name"]: p for p in farm.consul.get("/v1/acl/policies").json()}
+    for agent in AGENTS:
+        assert f"openclaw-bus-agent-{agent}" in policies
+    assert "openclaw-bus-gateway-main" in policies
+    jerry = farm.consul.get(f"/v1/acl/policy/{policies['openclaw-bus-agent-jerry']['ID']}").json()
+    assert 'key_prefix "openclaw/bus/jerry/in/"' in jerry["Rules"]
+    assert 'key_prefix "openclaw/bus/bobby/in/jerry/"' in jerry["Rules"]
+    assert bus_policies.HEADER.split("{")[0] in jerry["Rules"]
+
+
+def test_the_tokens_deny_what_they_must(farm):
+    jerry, bobby, billy = (agent_token(farm, a) for a in AGENTS)
+    consul = farm.consul
+    # allowed: each writes into bobby's inbox under its own name; bobby reads its whole inbox
+    assert kv_put(consul, "openclaw/bus/bobby/in/jerry/000000000001", jerry).status_code == 200
+    assert kv_put(consul, "openclaw/bus/bobby/in/billy/000000000001", billy).status_code == 200
+    own = consul.get("/v1/kv/openclaw/bus/bobby/in/", params={"recurse": ""}, token=bobby)
+    assert sorted(e["Key"] for e in own.json()) == ["openclaw/bus/bobby/in/billy/000000000001",
+                                                    "openclaw/bus/bobby/in/jerry/000000000001"]
+    # denied: writing as another sender (jerry as billy) and reading another agent's inbox
+    assert kv_put(consul, "openclaw/bus/bobby/in/billy/000000000002", jerry).status_code == 403
+    assert consul.get("/v1/kv/openclaw/bus/bobby/in/billy/000000000001", token=jerry).status_code == 403
+    listed = consul.get("/v1/kv/openclaw/bus/bobby/in/", params={"recurse": ""}, token=jerry)
+    visible = [] if listed.status_code == 404 else [e["Key"] for e in listed.json()]
+    assert visible == ["openclaw/bus/bobby/in/jerry/000000000001"], "only its own sent message is visible"
+    assert consul.get("/v1/kv/openclaw/bus/bobby/hwm/billy", token=jerry).status_code == 403
+    assert kv_put(consul, "openclaw/registry/agents/jerry", jerry).status_code == 403
+    # the gateway token writes its registry keys and nothing of a mailbox
+    gateway = farm.nomad.get(f"/v1/var/{BUS_VAR}").json()["Items"]["BUS_GATEWAY_CONSUL_TOKEN"]
+    assert kv_put(consul, "openclaw/registry/agents/jerry", gateway, "{}").status_code == 200
+    assert kv_put(consul, "openclaw/bus/bobby/in/jerry/000000000002", gateway).status_code == 403
+    assert consul.get("/v1/kv/openclaw/bus/bobby/in/jerry/000000000001", token=gateway).status_code == 403
+    for key in ("openclaw/bus/bobby/in/jerry/000000000001", "openclaw/bus/bobby/in/billy/000000000001",
+                "openclaw/registry/agents/jerry"):
+        assert consul.delete(f"/v1/kv/{key}").status_code == 200
+
+
+def test_the_variables_hold_the_credentials(farm):
+    bus = farm.nomad.get(f"/v1/var/{BUS_VAR}").json()["Items"]
+    expected = {f"BUS_CONSUL_TOKEN_{a.upper()}" for a in AGENTS} | {f"BUS_MCP_TOKEN_{a.upper()}" for a in AGENTS}
+    assert set(bus) == expected | {"BUS_GATEWAY_CONSUL_TOKEN", "OPENCLAW_GATEWAY_TOKEN"}
+    assert bus["OPENCLAW_GATEWAY_TOKEN"] == SECRETS["op://OctantLab/openclaw-gateway/token"]
+    gateway = farm.nomad.get(f"/v1/var/{GATEWAY_BUS_VAR}").json()["Items"]
+    assert set(gateway) == {f"BUS_MCP_TOKEN_{a.upper()}" for a in AGENTS}
+    assert all(gateway[k] == bus[k] for k in gateway)
+    assert len({gateway[k] for k in gateway}) == 3 and all(len(v) == 48 for v in gateway.values())
+    # the secrets role's variable of the gateway is untouched by the bus
+    items = farm.nomad.get("/v1/var/nomad/jobs/openclaw-main").json()["Items"]
+    assert not [k for k in items if k.startswith("BUS_")]
+
+
+def test_the_bus_job_has_the_expected_shape(farm):
+    job = farm.nomad.get(f"/v1/job/{BUS_JOB}").json()
+    assert {(c["LTarget"], c["RTarget"]) for c in job["Constraints"]} >= {("${node.unique.name}", "jerry"),
+                                                                          ("${meta.rootless}", "true")}
+    (group,) = job["TaskGroups"]
+    (port,) = group["Networks"][0]["ReservedPorts"]
+    assert (port["Label"], port["Value"], port["To"]) == ("mcp", 8765, 8765)
+    assert group["EphemeralDisk"]["Sticky"] is True and group["EphemeralDisk"]["Migrate"] is True
+    (service,) = group["Services"]
+    assert service["Name"] == BUS_JOB and service["Provider"] == "consul"
+    assert {c["Path"] for c in service["Checks"]} == {"/healthz", "/readyz"}
+    (task,) = group["Tasks"]
+    assert task["Driver"] == "podman" and task["Config"]["image"] == "localhost/openclaw-bus:0.1.0"
+    config_tmpl, env_tmpl = task["Templates"]
+    config = json.loads(config_tmpl["EmbeddedTmpl"])
+    assert config["gateway"]["token"] == "env:OPENCLAW_GATEWAY_TOKEN"
+    assert {a["id"] for a in config["agents"]} == set(AGENTS)
+    assert all(a["mcp_token"].startswith("env:") and a["consul_token"].startswith("env:") for a in config["agents"])
+    assert f'nomadVar "{BUS_VAR}"' in env_tmpl["EmbeddedTmpl"] and env_tmpl["Envvars"] is True
+    assert 'service "openclaw-main"' in env_tmpl["EmbeddedTmpl"]
+    assert farm.nomad.get(f"/v1/job/{BUS_JOB}/deployment").json()["Status"] == "successful"
+    # the rendered serve config is accepted by the bus package itself
+    sys.path.insert(0, str(ROOT / "src"))
+    try:
+        from openclaw_bus import config as bus_config
+    finally:
+        sys.path.remove(str(ROOT / "src"))
+    env = {name: "x" for a in AGENTS for name in (f"BUS_CONSUL_TOKEN_{a.upper()}", f"BUS_MCP_TOKEN_{a.upper()}")}
+    env.update(BUS_GATEWAY_CONSUL_TOKEN="x", OPENCLAW_GATEWAY_TOKEN="x", OPENCLAW_GATEWAY_URL="http://127.0.0.1:1")
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        path = farm.base / "bus.json"
+        path.write_text(config_tmpl["EmbeddedTmpl"])
+        loaded = bus_config.load(str(path))
+        assert loaded.gateway == "main" and sorted(loaded.agents) == sorted(AGENTS)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def test_the_gateway_config_has_the_bus_servers(farm):
+    config = json.loads((farm.data / "openclaw" / "main" / "config" / "openclaw.json").read_text())
+    servers = config["mcp"]["servers"]
+    assert sorted(servers) == ["bus_billy", "bus_bobby", "bus_jerry"]
+    assert servers["bus_jerry"]["headers"]["Authorization"] == "Bearer ${BUS_MCP_TOKEN_JERRY}"
+    assert servers["bus_jerry"]["url"] == "http://openclaw-bus-jerry.service.consul:8765/mcp"
+    tools = config["agents"]["entries"]["jerry"]["tools"]
+    assert tools["alsoAllow"] == ["bus_jerry__*"] and tools["deny"] == ["bus_billy__*", "bus_bobby__*"]
+
+
+def test_a_second_run_changes_and_writes_nothing(farm):
+    before = {path: farm.nomad.get(f"/v1/var/{path}").json()["Items"] for path in (BUS_VAR, GATEWAY_BUS_VAR)}
+    run = farm.run("-vvv")
+    assert run.recap["changed"] == 0, run.result.stdout[-6000:]
+    assert run.writes() == [], run.writes()
+    after = {path: farm.nomad.get(f"/v1/var/{path}").json()["Items"] for path in (BUS_VAR, GATEWAY_BUS_VAR)}
+    assert after == before, "a re-run must not rotate any credential"
+    counts = {}
+    for r in run.requests:
+        if "openclaw-bench" not in r["path"] and not r["path"].startswith(("/v1/txn", "/v1/session")):
+            key = f"{r['service']} {r['method']} {r['path']}"
+            counts[key] = counts.get(key, 0) + 1
+    print(f"\nno-op re-run: {run.seconds:.1f} s, {sum(counts.values())} requests outside the bench "
+          f"(+{len(run.requests) - sum(counts.values())} of the bench): {json.dumps(counts, indent=1)}")
+
+
+def test_no_go_fails_the_play_unless_allowed(farm):
+    impossible = {"bus_bench_thresholds": {"max_p50_ms": 0.0001}}
+    failed = farm.run("--tags", "bench", extra=impossible, check=False)
+    assert failed.result.returncode != 0
+    assert "The bus measurement is NO-GO" in failed.result.stdout and "latency p50" in failed.result.stdout
+    assert json.loads(farm.report.read_text())["go"] is False
+    allowed = farm.run("--tags", "bench", extra={**impossible, "bus_allow_no_go": True})
+    assert "NO-GO (accepted: bus_allow_no_go)" in allowed.result.stdout
+
+
+def test_the_homelab_inventory_plans_cleanly_against_the_lab(farm, tmp_path):
+    """inventory/homelab's bus (its datacenter, DNS, policies) planned in check mode by the strict simulator:
+    the bus role alone (--tags bus; preflight always runs), so the gateway's node-side checks stay out."""
+    home = tmp_path / "homelab-data"
+    run = farm.run("--check", "--diff", "--tags", "bus", inventory="inventory/homelab", extra={
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "openclaw_nomad_address": farm.lab.nomad_addr, "openclaw_consul_address": farm.lab.consul_addr,
+        "openclaw_consul_datacenter": "dc1", "openclaw_data_root": str(home),
+        "data_root_fact_file": str(home / "facts.d" / "octant_openclaw.fact"), "preflight_check_litellm": False})
+    assert run.recap["failed"] == 0
+    assert run.writes() == [] and run.writes(bench=True) == []
+    planned = [(r["service"], r["method"], r["path"]) for r in run.requests]
+    assert ("nomad", "POST", f"/v1/job/{BUS_JOB}/plan") in planned
+    assert not home.exists()
+
+
+def test_no_credential_in_any_output(farm):
+    values = farm.secret_values()
+    assert len(values) > len(SECRETS) + 6
+    for run in farm.runs:
+        for value in values:
+            assert value not in run.output, f"a credential appears in the output of phase3 {' '.join(run.args)}"
+    job = farm.nomad.get(f"/v1/job/{BUS_JOB}/versions").text
+    for value in values:
+        assert value not in job, "a credential appears in the bus job"
+    uuid.UUID(agent_token(farm, "jerry"))  # SecretIDs are UUIDs: the search above had real values
