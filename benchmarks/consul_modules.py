@@ -14,8 +14,6 @@ expected economy (one read; ceil(keys / ops) transactions)."""
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import math
 import sys
@@ -25,24 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "collections")]
 
-from tests.labclient import LabAdmin, LabProcess  # noqa: E402
+from tests.labclient import LabAdmin, LabProcess, run_module  # noqa: E402
 
 TOKEN = "5b0e7c1a-2f4d-4e8b-9a6c-3d1f0e2b7a94"
 
 
-def run_module(name, args, check=False):
-    from ansible.module_utils.testing import patch_module_args
-
-    module = __import__(f"ansible_collections.octant.openclaw.plugins.modules.{name}", fromlist=["main"])
-    args = dict(args, _ansible_check_mode=check)
-    out = io.StringIO()
-    with patch_module_args(args), contextlib.redirect_stdout(out):
-        try:
-            module.main()
-        except SystemExit:
-            pass
-    text = out.getvalue()
-    return json.loads(text[text.index("{"):])
 
 
 def measure(admin, label, action, expect=None):

@@ -13,9 +13,6 @@ of the issue is missed:
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import sys
 import time
 import uuid
@@ -24,24 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "collections")]
 
-from tests.labclient import LabAdmin, LabProcess  # noqa: E402
+from tests.labclient import LabAdmin, LabProcess, run_module  # noqa: E402
 
 TOKEN = "b7d2e4c1-8f3a-4b6e-9c0d-1a2b3c4d5e6f"
 
 
-def run_module(name, args, check=False, diff=False):
-    from ansible.module_utils.testing import patch_module_args
-
-    module = __import__(f"ansible_collections.octant.openclaw.plugins.modules.{name}", fromlist=["main"])
-    args = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
-    out = io.StringIO()
-    with patch_module_args(args), contextlib.redirect_stdout(out):
-        try:
-            module.main()
-        except SystemExit:
-            pass
-    text = out.getvalue()
-    return json.loads(text[text.index("{"):])
 
 
 def kind(row):

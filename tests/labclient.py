@@ -5,6 +5,9 @@ with OCTANT_LIVE=1 plus CONSUL_HTTP_ADDR / NOMAD_ADDR (and tokens); see README."
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 import socket
 import subprocess
@@ -190,3 +193,22 @@ class LabProcess:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def run_module(module_name, args, check=False, diff=False):
+    """Run plugins/modules/<module_name>.py in-process with the given arguments, the way Ansible
+    does (arguments in, JSON out), so the simulator's request log counts exactly its calls;
+    return its result dict (it has "failed": true when the module failed). Needs Ansible's
+    collection loader pointed at the checkout (tests/conftest.py, or the benchmarks' setup)."""
+    from ansible.module_utils.testing import patch_module_args
+
+    module = __import__(f"ansible_collections.octant.openclaw.plugins.modules.{module_name}", fromlist=["main"])
+    args = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
+    out = io.StringIO()
+    with patch_module_args(args), contextlib.redirect_stdout(out):
+        try:
+            module.main()
+        except SystemExit:
+            pass
+    text = out.getvalue()
+    return json.loads(text[text.index("{") :])

@@ -4,9 +4,6 @@ would (so the simulator's request log counts its calls), and a playbook runner."
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import os
 import subprocess
 import sys
@@ -14,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.labclient import Api, LabAdmin, LabProcess, live_mode
+from tests.labclient import Api, LabAdmin, LabProcess, live_mode, run_module  # noqa: F401 (re-exported)
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -54,32 +51,6 @@ def lab(labsim):
     yield admin
     admin.clear_faults()
     admin.latency(0)
-
-
-class ModuleExit(Exception):
-    def __init__(self, result):
-        super().__init__(result.get("msg", ""))
-        self.result = result
-
-
-def run_module(module_name, args, check=False, diff=False):
-    """Run plugins/modules/<module_name>.py in-process with the given arguments, the way Ansible
-    does; return its result dict (it has "failed": true when the module failed)."""
-    from ansible.module_utils.testing import patch_module_args
-
-    module = __import__(f"ansible_collections.octant.openclaw.plugins.modules.{module_name}",
-                        fromlist=["main"])
-    args = dict(args)
-    args["_ansible_check_mode"] = check
-    args["_ansible_diff"] = diff
-    out = io.StringIO()
-    with patch_module_args(args), contextlib.redirect_stdout(out):
-        try:
-            module.main()
-        except SystemExit:
-            pass
-    text = out.getvalue()
-    return json.loads(text[text.index("{"):])
 
 
 def run_playbook(playbook, *args, inventory="inventory/lab", env=None, check=True):
