@@ -55,12 +55,14 @@ EXAMPLES = r"""
                        'op://homelab/anthropic/api/key') }}"
   no_log: true
 
-- name: A field inside a section, with an explicit token
-  ansible.builtin.copy:
-    content: "{{ lookup('octant.openclaw.onepassword', 'op://homelab/litellm/proxy/master key',
-                 service_account_token=op_token) }}"
-    dest: /opt/homelab/data/litellm/master.key
-    mode: "0600"
+- name: A field inside a section, with an explicit token, straight into a Nomad Variable
+  octant.openclaw.nomad_variable:
+    path: nomad/jobs/litellm
+    purge_items: false
+    items:
+      LITELLM_MASTER_KEY: "{{ lookup('octant.openclaw.onepassword', 'op://homelab/litellm/proxy/master key',
+                                     service_account_token=op_token) }}"
+  no_log: true
 """
 
 RETURN = r"""

@@ -135,7 +135,7 @@ class NomadApi:
         # python-nomad does not verify TLS unless told, and reads NOMAD_* itself when an argument
         # is empty: pass every resolved value explicitly.
         self.client = nomad.Nomad(
-            address=self.address, token=settings["nomad_token"] or None,
+            address=self.address, token=self.http.token or None,
             namespace=settings["nomad_namespace"], region=settings["nomad_region"],
             verify=self.http.verify, cert=self.http.cert or (), timeout=settings["nomad_timeout"],
             session=session)

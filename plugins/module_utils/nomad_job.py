@@ -25,7 +25,7 @@ JOB_OPTIONS = {
     "name": {"type": "str", "aliases": ["id"]},
     "job": {"type": "dict"},
     "hcl": {"type": "str"},
-    "variables": {"type": "dict", "default": {}},
+    "variables": {"type": "dict", "default": {}, "no_log": True},
     "purge": {"type": "bool", "default": False},
     "wait": {"type": "bool", "default": False},
     "wait_timeout": {"type": "int", "default": 300},

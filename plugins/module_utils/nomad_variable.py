@@ -20,6 +20,9 @@ PATH_PATTERN = re.compile(r"^[a-zA-Z0-9\-_~/]{1,128}$")
 HIDDEN = "(hidden)"
 
 
+# Shortest item value registered with no_log_values (see _register).
+MIN_MASKED_LENGTH = 8
+
 class InputError(Exception):
     """A problem with the module's arguments, found before any call."""
 
@@ -88,8 +91,10 @@ class NomadVariable:
         self.namespace = params.get("nomad_namespace")
 
     def _register(self, items):
+        # Ansible masks by substring: a value like "1" or "true" would mangle indexes, paths and
+        # messages. Results never carry item values, so short ones need no mask.
         for value in (items or {}).values():
-            if isinstance(value, str) and value:
+            if isinstance(value, str) and len(value) >= MIN_MASKED_LENGTH:
                 self.register_secret(value)
 
     def run(self):

@@ -51,7 +51,8 @@ class ApiSession:
                  default_params=None):
         self.service = service
         self.address = normalize_address(address)
-        self.token = token
+        # A pasted token often ends in a newline; requests would refuse it and quote it back.
+        self.token = token.strip() if isinstance(token, str) else token
         self.token_header = token_header
         self.session = session if session is not None else requests.Session()
         # TLS is verified unless turned off; a CA file replaces the system store.
@@ -81,6 +82,11 @@ class ApiSession:
             raise ServiceError(self.service, what, None, str(exc),
                                hint=f"TLS verification failed for {self.address}; set the CA file option "
                                     f"or, only for a lab, turn certificate validation off") from None
+        except requests.exceptions.InvalidHeader:
+            # requests quotes the offending header value (the token) in its message: never echo it.
+            raise ServiceError(self.service, what, None, "the token cannot be sent in an HTTP header",
+                               hint=f"the {self.service} token contains spaces or control characters; "
+                                    f"check {self.service}_token") from None
         except requests.exceptions.ReadTimeout:
             # Reachable but slow: the address is right, the timeout (or the server's load) is not.
             raise ServiceError(self.service, what, None, f"timed out: no answer within {timeout or self.timeout} s",

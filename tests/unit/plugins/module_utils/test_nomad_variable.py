@@ -164,3 +164,13 @@ def test_key_changes_and_key_diff():
     diff = key_diff(None, {"a": "1"}, PATH)
     assert diff["before"] == {} and diff["after"] == {"a": "(hidden) added"}
     assert diff["before_header"] == "nomad variable nomad/jobs/web (absent)"
+
+
+def test_short_item_values_are_not_masked_everywhere():
+    """Ansible masks no_log values by substring: "1" would turn every index into asterisks."""
+    from ansible_collections.octant.openclaw.plugins.module_utils.nomad_variable import MIN_MASKED_LENGTH, NomadVariable
+
+    registered = []
+    variable = NomadVariable(api=None, params={"nomad_namespace": None}, register_secret=registered.append)
+    variable._register({"SHORT": "1", "FLAG": "true", "KEY": "x" * MIN_MASKED_LENGTH})
+    assert registered == ["x" * MIN_MASKED_LENGTH]
