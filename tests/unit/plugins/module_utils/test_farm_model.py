@@ -36,8 +36,8 @@ def model():
     return copy.deepcopy(HOMELAB)
 
 
-def problems_of(model, hosts=HOSTS, var_names=None):
-    return fm.validate(model, hosts, var_names)
+def problems_of(model, hosts=None, var_names=None):
+    return fm.validate(model, HOSTS if hosts is None else hosts, var_names)
 
 
 def pairs(problems):
@@ -517,9 +517,9 @@ def test_random_damage_never_crashes():
                 yield from paths(value, path + (index,))
 
     all_paths = [p for p in paths(HOMELAB) if p]
-    for _ in range(1500):
+    for _attempt in range(1500):
         model = copy.deepcopy(HOMELAB)
-        for _ in range(rnd.randint(1, 3)):
+        for _change in range(rnd.randint(1, 3)):
             path = rnd.choice(all_paths)
             node = model
             try:
