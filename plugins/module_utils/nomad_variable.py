@@ -23,6 +23,7 @@ HIDDEN = "(hidden)"
 # Shortest item value registered with no_log_values (see _register).
 MIN_MASKED_LENGTH = 8
 
+
 class InputError(Exception):
     """A problem with the module's arguments, found before any call."""
 
