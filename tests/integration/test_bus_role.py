@@ -11,22 +11,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_onepassword_playbook import FAKE, SITECUSTOMIZE
-from tests.labclient import Api, LabAdmin, LabProcess, live_mode
+from tests.integration.labfarm import Farm, Run
+from tests.labclient import live_mode
 
 pytestmark = pytest.mark.skipif(live_mode(), reason="runs the farm against the lab simulator only")
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 ACL = "7d3c9b2e-1f4a-4e6b-8c5d-0a9e8f7b6c51"
 OP_TOKEN = "ops_bus-role-test-8e2d4b"
 SECRETS = {
@@ -42,56 +38,32 @@ AGENTS = ("jerry", "bobby", "billy")
 BUS_JOB = "openclaw-bus-jerry"
 BUS_VAR = f"nomad/jobs/{BUS_JOB}"
 GATEWAY_BUS_VAR = "nomad/jobs/openclaw-main/gateway/gateway"
-WRITE_METHODS = ("PUT", "POST", "DELETE", "PATCH")
 # Small bench sizes: the test asserts the mechanics (report, verdict, failure path), not the numbers.
 BENCH = {"messages": 300, "rate": 300, "baseline_messages": 10, "baseline_window": 6}
 
 
-class Farm:
+class BusRun(Run):
+    def writes(self, bench=False):
+        """Writes to Nomad and Consul (plans are reads); the bench's own throwaway prefix apart."""
+        rows = super().writes()
+        is_bench = [("openclaw-bench" in path) or path.startswith(("/v1/txn", "/v1/session")) for _s, _m, path in rows]
+        return [row for row, b in zip(rows, is_bench, strict=True) if b == bench]
+
+
+class BusFarm(Farm):
+    """The phase 2 harness running playbooks/phase3.yml, with the bench's settings and report."""
+
+    playbook = "playbooks/phase3.yml"
+    run_class = BusRun
+    timeout = 900
+
     def __init__(self, base):
-        self.base = base
-        self.data = base / "data"
-        self.shim = base / "shim"
-        self.shim.mkdir()
-        (self.shim / "sitecustomize.py").write_text(SITECUSTOMIZE)
-        self.spec = base / "vault.json"
-        self.spec.write_text(json.dumps({"token": OP_TOKEN, "secrets": SECRETS, "log": str(base / "op-calls.jsonl")}))
+        super().__init__(base, ACL, OP_TOKEN, SECRETS)
         self.report = base / "reports" / "bench.json"
-        self.lab = LabProcess(acl_token=ACL, extra_args=["--healthy-time", "0.2"])
-        self.runs = []
 
-    def start(self):
-        self.lab.start()
-        self.admin = LabAdmin(self.lab.admin_addr)
-        self.nomad = Api(self.lab.nomad_addr, ACL, "X-Nomad-Token")
-        self.consul = Api(self.lab.consul_addr, ACL, "X-Consul-Token")
-        return self
-
-    def run(self, *args, extra=None, check=True, inventory="inventory/lab"):
-        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", PATH=f"{BIN}:{os.environ['PATH']}",
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(self.shim), os.environ.get("PYTHONPATH")])),
-                   OCTANT_FAKE_OP_SPEC=str(self.spec), OCTANT_FAKE_OP_MODULE=str(FAKE),
-                   OP_SERVICE_ACCOUNT_TOKEN=OP_TOKEN, NOMAD_TOKEN=ACL, CONSUL_HTTP_TOKEN=ACL,
-                   LAB_NOMAD_PORT=str(self.lab.nomad_port), LAB_CONSUL_PORT=str(self.lab.consul_port))
-        for name in ("LAB_LITELLM_PORT", "NOMAD_ADDR", "CONSUL_HTTP_ADDR"):
-            env.pop(name, None)
-        variables = {"openclaw_data_root": str(self.data),
-                     "data_root_fact_file": str(self.data / "facts.d" / "octant_openclaw.fact"),
-                     "openclaw_lab_fake_secrets": False, "openclaw_dns_servers": ["10.88.0.53"],
-                     "bus_bench_report": str(self.report), "bus_bench_lab_admin": self.lab.admin_addr,
-                     "bus_bench_settings": BENCH}
-        variables.update(extra or {})
-        command = [str(BIN / "ansible-playbook"), "-i", inventory, "playbooks/phase3.yml",
-                   "-e", json.dumps(variables), *args]
-        since = self.admin.last_seq()
-        started = time.monotonic()
-        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
-        run = Run(result, self.admin.requests(since=since), time.monotonic() - started, args)
-        self.runs.append(run)
-        if check:
-            assert result.returncode == 0, \
-                f"{' '.join(command)} failed:\n{result.stdout[-8000:]}\n{result.stderr[-3000:]}"
-        return run
+    def variables(self):
+        return dict(super().variables(), bus_bench_report=str(self.report),
+                    bus_bench_lab_admin=self.lab.admin_addr, bus_bench_settings=BENCH)
 
     def secret_values(self):
         """Every credential the bus role made, read back with the management token."""
@@ -107,32 +79,9 @@ class Farm:
         return values
 
 
-class Run:
-    def __init__(self, result, requests, seconds, args):
-        self.result = result
-        self.output = result.stdout + result.stderr
-        self.requests = requests
-        self.seconds = seconds
-        self.args = args
-
-    @property
-    def recap(self):
-        match = re.search(r"jerry\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
-                          self.result.stdout)
-        assert match, self.result.stdout[-3000:]
-        return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups()), strict=True))
-
-    def writes(self, bench=False):
-        """Writes to Nomad and Consul (plans are reads); the bench's own throwaway prefix apart."""
-        rows = [(r["service"], r["method"], r["path"]) for r in self.requests
-                if r["method"] in WRITE_METHODS and not r["path"].endswith("/plan")]
-        is_bench = [("openclaw-bench" in path) or path.startswith(("/v1/txn", "/v1/session")) for _s, _m, path in rows]
-        return [row for row, b in zip(rows, is_bench, strict=True) if b == bench]
-
-
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory):
-    farm = Farm(tmp_path_factory.mktemp("phase3")).start()
+    farm = BusFarm(tmp_path_factory.mktemp("phase3")).start()
     yield farm
     farm.lab.stop()
     print("\nphase3 runs (seconds, requests, writes outside the bench):")

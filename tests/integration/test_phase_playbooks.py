@@ -20,22 +20,19 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_onepassword_playbook import FAKE, SITECUSTOMIZE
-from tests.labclient import Api, LabAdmin, LabProcess, free_port, live_mode
+from tests.integration.labfarm import Farm
+from tests.labclient import free_port, live_mode
 
 pytestmark = pytest.mark.skipif(live_mode(), reason="runs the farm against the lab simulator only")
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 ACL = "5b0e2f4c-8d1a-4c3e-9a7f-2e6d1c0b9a88"
 OP_TOKEN = "ops_phase-playbook-test-2f9c7a"
 JOB = "openclaw-main"
@@ -65,95 +62,15 @@ ENV_OF = {
     "SLACK_APP_TOKEN": "op://OctantLab/openclaw-slack/app-token",
     "DISCORD_BOT_TOKEN": "op://OctantLab/openclaw-discord/bot-token",
 }
-WRITE_METHODS = ("PUT", "POST", "DELETE", "PATCH")
 
 
 def sha(text):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class Farm:
-    """The lab, the data root, the fake vault and the runs made so far."""
-
-    def __init__(self, base):
-        self.base = base
-        self.data = base / "data"
-        self.shim = base / "shim"
-        self.shim.mkdir()
-        (self.shim / "sitecustomize.py").write_text(SITECUSTOMIZE)
-        self.calls = base / "op-calls.jsonl"
-        self.spec = base / "vault.json"
-        self.spec.write_text(json.dumps({"token": OP_TOKEN, "secrets": SECRETS, "log": str(self.calls)}))
-        self.lab = LabProcess(acl_token=ACL, extra_args=["--healthy-time", "0.2"])
-        self.runs = []
-
-    def start(self):
-        self.lab.start()
-        self.admin = LabAdmin(self.lab.admin_addr)
-        self.nomad = Api(self.lab.nomad_addr, ACL, "X-Nomad-Token")
-        self.consul = Api(self.lab.consul_addr, ACL, "X-Consul-Token")
-        return self
-
-    def run(self, *args, playbook="playbooks/phase2.yml", extra=None, check=True, inventory="inventory/lab"):
-        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", PATH=f"{BIN}:{os.environ['PATH']}",
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(self.shim), os.environ.get("PYTHONPATH")])),
-                   OCTANT_FAKE_OP_SPEC=str(self.spec), OCTANT_FAKE_OP_MODULE=str(FAKE),
-                   OP_SERVICE_ACCOUNT_TOKEN=OP_TOKEN, NOMAD_TOKEN=ACL, CONSUL_HTTP_TOKEN=ACL,
-                   LAB_NOMAD_PORT=str(self.lab.nomad_port), LAB_CONSUL_PORT=str(self.lab.consul_port))
-        for name in ("LAB_LITELLM_PORT", "NOMAD_ADDR", "CONSUL_HTTP_ADDR"):
-            env.pop(name, None)
-        variables = {"openclaw_data_root": str(self.data),
-                     "data_root_fact_file": str(self.data / "facts.d" / "octant_openclaw.fact"),
-                     "openclaw_lab_fake_secrets": False,
-                     "openclaw_dns_servers": ["10.88.0.53"]}
-        variables.update(extra or {})
-        command = [str(BIN / "ansible-playbook"), "-i", inventory, playbook, "-e", json.dumps(variables), *args]
-        since = self.admin.last_seq()
-        started = time.monotonic()
-        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
-        run = Run(result, self.admin.requests(since=since), time.monotonic() - started, args)
-        self.runs.append(run)
-        if check:
-            output = f"{result.stdout[-8000:]}\n{result.stderr[-3000:]}"
-            assert result.returncode == 0, f"{' '.join(command)} failed:\n{output}"
-        return run
-
-    def op_calls(self):
-        if not self.calls.exists():
-            return []
-        return [json.loads(line) for line in self.calls.read_text().splitlines()]
-
-
-class Run:
-    def __init__(self, result, requests, seconds, args):
-        self.result = result
-        self.output = result.stdout + result.stderr
-        self.requests = requests
-        self.seconds = seconds
-        self.args = args
-
-    @property
-    def recap(self):
-        pattern = r"jerry\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)"
-        match = re.search(pattern, self.result.stdout)
-        assert match, self.result.stdout[-3000:]
-        return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups()), strict=True))
-
-    def writes(self):
-        return [(r["service"], r["method"], r["path"]) for r in self.requests
-                if r["method"] in WRITE_METHODS and not r["path"].endswith("/plan")]
-
-    def counts(self):
-        counts = {}
-        for r in self.requests:
-            key = f"{r['service']} {r['method']} {r['path']}"
-            counts[key] = counts.get(key, 0) + 1
-        return counts
-
-
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory):
-    farm = Farm(tmp_path_factory.mktemp("phase2")).start()
+    farm = Farm(tmp_path_factory.mktemp("phase2"), ACL, OP_TOKEN, SECRETS).start()
     yield farm
     farm.lab.stop()
     print("\nphase2 runs (seconds, changed, requests):")
