@@ -88,3 +88,19 @@ attributes:
     membership:
       - octant.openclaw.consul
 """
+    ATTRIBUTES_INFO = r"""
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: This module only reads; it runs the same in check mode.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+    details: This module only reads.
+  action_group:
+    description: Use C(group/octant.openclaw.consul) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - octant.openclaw.consul
+"""

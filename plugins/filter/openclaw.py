@@ -191,6 +191,9 @@ def openclaw_bus_serve_config(model, gateway, consul_address="http://consul.serv
                 "allowed_hosts": [f"{fm.bus_job_name(gw['node'])}.service.consul:{bus['port']}",
                                   f"127.0.0.1:{bus['port']}", f"localhost:{bus['port']}"]},
         "relay": {"state_dir": "/local/state"},
+        # octant.openclaw.agents writes the agent records (registry/agents/<id>, a superset of the
+        # bus's own fields); a second writer would rewrite them on every start.
+        "registry": {"publish_agents": False},
     }
 
 

@@ -351,3 +351,32 @@ def test_token_never_in_results(cluster, prefix):
                run_module("consul_kv", conn(cluster, key=f"{prefix}/k", value="v"), diff=True)]
     for result in results:
         assert ACL_TOKEN not in json.dumps(result)
+
+
+# -- consul_kv_info ---------------------------------------------------------------------------------
+
+def test_info_reads_a_tree_with_one_request_and_parses_json(cluster, lab, prefix):
+    run_tree(cluster, prefix, {"a/gateway": "main", "a/capabilities": ["x", "y"], "b/count": 3, "b/text": "not json"})
+    since = lab.last_seq()
+    result = run_module("consul_kv_info", conn(cluster, prefix=prefix))
+    assert result["exists"] is True and result["changed"] is False
+    assert result["tree"] == {"a/gateway": "main", "a/capabilities": ["x", "y"], "b/count": 3, "b/text": "not json"}
+    assert result["index"] > 0
+    assert summary(calls(lab, since)) == (1, 0, 0)
+    raw = run_module("consul_kv_info", conn(cluster, prefix=prefix, parse_json=False))
+    assert raw["tree"]["a/capabilities"] == '["x","y"]'
+
+
+def test_info_on_missing_key_and_empty_prefix_is_not_an_error(cluster, prefix):
+    missing = run_module("consul_kv_info", conn(cluster, key=f"{prefix}/nothing"))
+    assert (missing["exists"], missing["value"], missing["index"]) == (False, None, 0)
+    empty = run_module("consul_kv_info", conn(cluster, prefix=f"{prefix}/empty"))
+    assert (empty["exists"], empty["tree"], empty["index"]) == (False, {}, 0)
+
+
+def test_info_reads_one_key_and_names_a_bad_key(cluster, prefix):
+    run_module("consul_kv", conn(cluster, key=f"{prefix}/one", value={"k": 1}))
+    result = run_module("consul_kv_info", conn(cluster, key=f"{prefix}/one"))
+    assert (result["exists"], result["value"]) == (True, {"k": 1})
+    bad = run_module("consul_kv_info", conn(cluster, key=f"{prefix}/../x"))
+    assert bad["failed"] and bad["msg"].startswith("key:")

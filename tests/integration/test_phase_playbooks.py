@@ -185,17 +185,21 @@ def test_the_variable_holds_exactly_the_secrets(farm):
 def test_the_registry_is_in_consul_kv(farm):
     entries = farm.consul.get("/v1/kv/openclaw/", params={"recurse": ""}).json()
     kv = {e["Key"]: (e["Value"] and base64.b64decode(e["Value"]).decode()) for e in entries}
-    assert kv["openclaw/registry/schema_version"] == "1"
-    assert json.loads(kv["openclaw/registry/agents"]) == ["billy", "bobby", "jerry"]
-    assert json.loads(kv["openclaw/registry/gateways"]) == ["main"]
-    assert kv["openclaw/gateways/main/node"] == "jerry"
-    assert kv["openclaw/gateways/main/job"] == JOB
-    assert json.loads(kv["openclaw/gateways/main/agents"]) == ["billy", "bobby", "jerry"]
-    assert json.loads(kv["openclaw/gateways/main/channels"]) == ["discord:default", "slack:default", "whatsapp:default"]
-    assert kv["openclaw/agents/bobby/gateway"] == "main"
-    assert json.loads(kv["openclaw/agents/bobby/capabilities"]) == ["infrastructure", "monitoring"]
-    assert json.loads(kv["openclaw/agents/jerry/may_message"]) == ["billy", "bobby"]
-    assert json.loads(kv["openclaw/agents/billy/model"])["primary"] == "litellm/glm-4.5-air"
+    # one registry, shared with the bus: the farm record and one record per agent
+    assert sorted(kv) == ["openclaw/registry/agents/billy", "openclaw/registry/agents/bobby",
+                          "openclaw/registry/agents/jerry", "openclaw/registry/farm"]
+    record = json.loads(kv["openclaw/registry/farm"])
+    assert (record["schema_version"], record["agents"]) == (2, ["billy", "bobby", "jerry"])
+    assert list(record["gateways"]) == ["main"]
+    main = record["gateways"]["main"]
+    assert (main["node"], main["job"], main["runtime"]) == ("jerry", JOB, "nomad")
+    assert main["agents"] == ["billy", "bobby", "jerry"]
+    assert main["channels"] == ["discord:default", "slack:default", "whatsapp:default"]
+    bobby = json.loads(kv["openclaw/registry/agents/bobby"])
+    assert (bobby["id"], bobby["gateway"], bobby["node"]) == ("bobby", "main", "jerry")
+    assert bobby["capabilities"] == ["infrastructure", "monitoring"]
+    assert json.loads(kv["openclaw/registry/agents/jerry"])["may_message"] == ["billy", "bobby"]
+    assert json.loads(kv["openclaw/registry/agents/billy"])["model"]["primary"] == "litellm/glm-4.5-air"
     assert_no_secret(json.dumps(kv), "Consul KV")
 
 
@@ -233,11 +237,12 @@ def test_a_second_run_changes_and_writes_nothing(farm):
     assert run.writes() == []
     counts = run.counts()
     # what the no-op re-run costs, per object: preflight's reachability checks, one read of the variable,
-    # one plan of the job, one recursive read of the registry
+    # one plan of the job, one recursive read of each registry tree (farm record, agent records)
     assert counts.get(f"nomad GET /v1/var/nomad/jobs/{JOB}") == 1
     assert counts.get(f"nomad POST /v1/job/{JOB}/plan") == 1
-    assert counts.get("consul GET /v1/kv/openclaw/") == 1
-    assert len(run.requests) <= 8, counts
+    assert counts.get("consul GET /v1/kv/openclaw/registry/") == 1
+    assert counts.get("consul GET /v1/kv/openclaw/registry/agents/") == 1
+    assert len(run.requests) <= 9, counts
     print(f"\nno-op re-run: {run.seconds:.1f} s, {len(run.requests)} requests: {json.dumps(counts, indent=1)}")
     assert_no_secret(run.output, "the second run's -vvv output")
     assert len([c for c in farm.op_calls() if c["call"] == "resolve_all"]) == 3

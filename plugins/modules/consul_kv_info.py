@@ -1,0 +1,138 @@
+#!/usr/bin/python
+# Copyright: octant.openclaw contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# under which Ansible itself is distributed.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: consul_kv_info
+short_description: Read one Consul KV key or every key under a prefix
+version_added: 0.1.0
+description:
+  - Reads one key (O(key)) or a whole tree (O(prefix), B(one) recursive GET) and returns the values
+    as text, keys relative to the prefix, with the Consul index of the read.
+  - With O(parse_json), values that are JSON documents (objects, lists, numbers, booleans, strings in
+    quotes) are returned parsed, which is how M(octant.openclaw.consul_kv) stores dictionaries and
+    lists; other values stay text.
+  - A missing key or an empty prefix is not an error (RV(exists) is false, RV(tree) is empty).
+author:
+  - octant.openclaw contributors (@octant)
+extends_documentation_fragment:
+  - octant.openclaw.consul
+  - octant.openclaw.consul.attributes_info
+options:
+  key:
+    description: One key to read.
+    type: str
+  prefix:
+    description: A prefix whose keys are all read with one recursive GET.
+    type: str
+  parse_json:
+    description: Return values that parse as JSON parsed (dictionaries, lists, numbers, booleans).
+    type: bool
+    default: true
+notes:
+  - Needs C(key_prefix "<prefix>" { policy = "read" }) (or C(key) read) in the token's policy.
+"""
+
+EXAMPLES = r"""
+- name: Read the agent registry
+  octant.openclaw.consul_kv_info:
+    prefix: openclaw/agents
+  register: registry
+
+- name: Where does agent bobby live?
+  ansible.builtin.debug:
+    msg: "{{ registry.tree['bobby/gateway'] | default('not registered') }}"
+
+- name: Read one key
+  octant.openclaw.consul_kv_info:
+    key: openclaw/registry/schema_version
+  register: schema
+"""
+
+RETURN = r"""
+exists:
+  description: Whether the key exists (key mode), or whether any key is under the prefix (prefix mode).
+  returned: always
+  type: bool
+value:
+  description: The key's value (text, or parsed JSON with O(parse_json)); null when the key does not exist.
+  returned: key mode
+  type: raw
+tree:
+  description: Every key under the prefix, relative to it, mapped to its value.
+  returned: prefix mode
+  type: dict
+  sample: {"bobby/gateway": "bobby", "bobby/capabilities": ["monitoring"]}
+index:
+  description: The largest ModifyIndex of what was read (0 when nothing exists).
+  returned: always
+  type: int
+"""
+
+import json  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  # noqa: E402
+    ConsulApi,
+    consul_argument_spec,
+    require_libraries,
+)
+from ansible_collections.octant.openclaw.plugins.module_utils.consul_kv import (  # noqa: E402
+    check_key,
+    display,
+    normalize_prefix,
+)
+from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError  # noqa: E402
+
+
+def value_of(raw, parse_json):
+    text = display(raw)
+    if not parse_json or not text:
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=consul_argument_spec(
+            key=dict(type="str", no_log=False),
+            prefix=dict(type="str"),
+            parse_json=dict(type="bool", default=True),
+        ),
+        mutually_exclusive=[("key", "prefix")],
+        required_one_of=[("key", "prefix")],
+        supports_check_mode=True,
+    )
+    require_libraries(module)
+    params = module.params
+    try:
+        api = ConsulApi(params)
+        if params["key"] is not None:
+            error = check_key(params["key"])
+            if error:
+                module.fail_json(msg=f"key: {error}")
+            entry = api.kv_get(params["key"])
+            module.exit_json(changed=False, exists=entry is not None,
+                             value=value_of(entry["Value"], params["parse_json"]) if entry else None,
+                             index=entry["ModifyIndex"] if entry else 0)
+        try:
+            prefix = normalize_prefix(params["prefix"])
+        except ValueError as err:
+            module.fail_json(msg=f"prefix: {err}")
+        entries = api.kv_get_tree(prefix)
+        tree = {entry["Key"][len(prefix):]: value_of(entry["Value"], params["parse_json"])
+                for entry in entries if entry["Key"] != prefix}
+        module.exit_json(changed=False, exists=bool(tree), tree=tree,
+                         index=max((entry["ModifyIndex"] for entry in entries), default=0))
+    except ServiceError as err:
+        module.fail_json(msg=err.message)
+
+
+if __name__ == "__main__":
+    main()
