@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 DEFAULT_TIMEOUT = 10.0
 MAX_WAIT = 600.0  # Consul clamps longer waits to 10 minutes
@@ -46,7 +47,8 @@ class ConsulUnavailable(ConsulError):
 
 
 class ConsulTimeout(ConsulUnavailable):
-    """The request was sent but no answer came in time: it may or may not have been applied."""
+    """The request was sent but no answer came (timed out, or the connection broke while waiting for it):
+    it may or may not have been applied."""
 
 
 class PermissionDenied(ConsulError):
@@ -179,6 +181,12 @@ class Consul:
                                 None) from exc
         except requests.ConnectionError as exc:
             self._count("failures")
+            if method != "GET" and _after_sending(exc):
+                # Consul went away while working on it (the lab's "down", an agent restart): a write may
+                # have been applied with its answer lost. "Unavailable" would let callers report it as
+                # not done; as a timeout they read it back (Outbox) or say it is unknown.
+                raise ConsulTimeout(f"Consul at {self.address} dropped the connection during {method} {path} "
+                                    f"({_reason(exc)}); the call may or may not have been applied", None) from exc
             raise ConsulUnavailable(f"Consul at {self.address} is unreachable ({method} {path}): "
                                     f"{_reason(exc)}") from exc
         if response.status_code in ok:
@@ -300,9 +308,19 @@ def _index(response):
         return 0
 
 
+def _after_sending(exc):
+    """Did this requests.ConnectionError strike after the request went out (connection aborted or reset
+    while waiting for the answer) rather than while connecting (refused, unresolvable)?"""
+    cause = exc.args[0] if exc.args else None
+    if isinstance(cause, MaxRetryError):  # how requests wraps a failed connect
+        cause = cause.reason
+    return not isinstance(cause, NewConnectionError | ConnectTimeoutError)
+
+
 def _reason(exc):
     text = str(exc)
-    for marker in ("Connection refused", "Name or service not known", "timed out", "Connection reset"):
+    for marker in ("Connection refused", "Name or service not known", "timed out", "Connection reset",
+                   "Connection aborted"):
         if marker in text:
             return marker
     return text[:200]

@@ -460,6 +460,9 @@ class Inbox:
                     self.refresh()
                     done = [m for m in (self._current(m) for m in done) if m is not None]
                     dead = [(m2, r) for m2, r in ((self._current(m), r) for m, r in dead) if m2 is not None]
+                except ConsulTimeout as exc:  # sent, no answer: acking again is safe (what is gone is skipped)
+                    raise BusUnavailable(f"Consul did not confirm the ack; it may or may not have been applied. "
+                                         f"Acking the same messages again is safe. ({exc})") from None
                 except ConsulUnavailable as exc:
                     raise BusUnavailable(f"Consul is unavailable; nothing was acknowledged (of a batch larger than "
                                          f"one transaction, the first part may have been) ({exc})") from None
@@ -603,8 +606,9 @@ class Inbox:
                     raise BusPermissionDenied(f"Consul refused recording a failed delivery: {exc}") from None
                 self.refresh()  # changed under us (acked elsewhere?): the next receive sees the truth
                 continue
-            except ConsulUnavailable as exc:
-                raise BusUnavailable(f"Consul is unavailable; the attempt counter was not updated ({exc})") from None
+            except ConsulUnavailable as exc:  # a timeout included: the attempt may have been counted
+                raise BusUnavailable(f"Consul is unavailable; the attempt counter may not have been updated "
+                                     f"({exc})") from None
             by_key = {e.key: e for e in results}
             for message in chunk:
                 entry = by_key.get(message.key)

@@ -202,3 +202,20 @@ def test_a_refused_connection_is_not_a_possible_duplicate(trio, gateway, tmp_pat
     relay.run_once(wait=0)
     (handoff,) = gateway.handoffs
     assert "possible duplicate" not in handoff["content"]
+
+
+def test_one_gateway_down_its_messages_wait_while_the_others_talk(farm, tmp_path):
+    """benchmarks/bus_reliability.py's gateway-outage at CI size, with real `openclaw-bus serve` processes:
+    go-c's gateway refuses connections while go-a and go-b exchange messages and also write to go-c."""
+    from benchmarks.bus_reliability import gateway_outage
+
+    result = gateway_outage(farm, tmp_path, messages=80, rate=200.0, timeout=60)
+    assert result["problems"] == []
+    peers, to_c = result["peers"], result["to_c"]
+    # The conversation went on during the outage: all of it, once, in order.
+    assert peers["sent"] == peers["delivered"] == peers["during_outage"] == peers["handoffs"] == 40
+    assert peers["silent_duplicates"] == peers["order_violations"] == peers["lost"] == 0
+    # go-c's messages waited (nothing handed over while down), then all arrived, once, in per-sender order.
+    assert to_c["sent"] == result["pending_while_down"] == to_c["delivered"] == to_c["handoffs"] == 40
+    assert to_c["during_outage"] == 0 and to_c["lost"] == to_c["silent_duplicates"] == to_c["order_violations"] == 0
+    assert result["relay_c"]["failed"] >= 1 and result["relay_c"].get("dead", 0) == 0
