@@ -62,7 +62,7 @@ class BusFarm(Farm):
         self.report = base / "reports" / "bench.json"
 
     def variables(self):
-        return dict(super().variables(), bus_bench_report=str(self.report),
+        return dict(super().variables(), farm_bus={"enabled": True}, bus_bench_report=str(self.report),
                     bus_bench_lab_admin=self.lab.admin_addr, bus_bench_settings=BENCH)
 
     def secret_values(self):

@@ -343,7 +343,7 @@ def test_a_leaner_model_plans_a_leaner_job(farm):
              "resources": {"cpu": 1000, "memory": 1536, "memory_max": 2048}}]
     run = farm.run("--check", "--diff", "--tags", "gateway", extra={
         "farm_channels": [], "farm_gateways": lean, "openclaw_dns_servers": [], "gateway_bridge_tcp_check": True,
-        "gateway_config_drift": "warn", "openclaw_phase": 3})
+        "gateway_config_drift": "warn", "farm_bus": {"enabled": True}})
     assert run.recap["failed"] == 0
     assert run.writes() == []
     plan = run.result.stdout  # the plan's diff against the deployed job, field by field
