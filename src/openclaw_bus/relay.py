@@ -37,6 +37,12 @@ from .mailbox import BusPermissionDenied
 
 log = logging.getLogger(__name__)
 NO_REPLY = "NO_REPLY"
+# What the hand-off text asks an agent to answer when nothing should go back. Not OpenClaw's own silent
+# token NO_REPLY: POST /v1/chat/completions (OpenClaw 2026.9.6) requires a visible answer, so a turn that
+# ends in NO_REPLY is retried once by the gateway and then fails with HTTP 500, which the relay would
+# count as a failed delivery and repeat until dead-lettered (tests/e2e/test_bus_relay.py shows both).
+# Either token as the whole answer means "send nothing".
+SKIP_REPLY = "BUS_NO_REPLY"
 MAX_ATTEMPTS = 40       # with backoff 1s doubling to 60s: about 35 minutes of retries
 BACKOFF_INITIAL = 1.0
 BACKOFF_MAX = 60.0
@@ -65,8 +71,8 @@ def render(message, possible_duplicate=False):
             lines.append(part.get("text") or "")
         elif part.get("kind") == "data":
             lines.append("```json\n" + json.dumps(part.get("data"), indent=2, ensure_ascii=False) + "\n```")
-    lines.append(f"(Your answer is sent back to {message.sender} automatically. Answer {NO_REPLY} to send "
-                 "nothing.)")
+    lines.append(f"(Your answer is sent back to {message.sender} automatically. If nothing should go back, "
+                 f"answer exactly {SKIP_REPLY}.)")
     return "\n\n".join(lines)
 
 
@@ -273,7 +279,7 @@ class AgentRelay:
 
     def _send_reply(self, message, entry):
         answer = (entry or {}).get("answer") or ""
-        if not self.reply or entry.get("replied") or not answer.strip() or answer.strip() == NO_REPLY:
+        if not self.reply or entry.get("replied") or answer.strip().upper() in ("", NO_REPLY, SKIP_REPLY):
             return True
         ttl = message.metadata.get("ttl_seconds")
         ttl = min(max(int(ttl), TTL_MIN), TTL_MAX) if isinstance(ttl, (int, float)) else None

@@ -1,0 +1,2 @@
+# Copyright: octant.openclaw contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
