@@ -32,7 +32,7 @@ def openclaw_placement(farm_record=None, legacy_tree=None):
                 channels[channel] = name
     elif isinstance(legacy_tree, dict):
         for key, value in legacy_tree.items():
-            name, _, field = key.partition("/")
+            name, _sep, field = key.partition("/")
             if field == "node":
                 gateways[name] = value
             elif field == "agents" and isinstance(value, list):

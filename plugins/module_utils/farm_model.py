@@ -5,10 +5,12 @@
 The farm model is the one source of truth of a deployment (inventory group_vars):
 
     openclaw_version      the OpenClaw release every gateway runs ("2026.9.6")
-    farm_gateways         one OpenClaw gateway (a Nomad job) per entry
+    farm_gateways         one OpenClaw gateway per entry: a Nomad job (runtime: nomad, the default) or a
+                          LaunchAgent on a workstation (runtime: launchd, the MacBook's own gateway)
     farm_agents           agents, each on one gateway
     farm_channels         chat accounts (slack, discord, whatsapp), each owned by one gateway
-    farm_model_providers  LiteLLM, Anthropic, ZAI, LM Studio ... and the models they offer
+    farm_model_providers  LiteLLM, Anthropic, ZAI, LM Studio ... and the models they offer; `local_to`
+                          restricts a provider to the gateways of some nodes (LM Studio on the MacBook)
     farm_secrets          gateway-wide secrets: environment variable name -> op:// reference
     farm_bus              the agent-to-agent message bus (phase 3): one bus process per gateway node,
                           its MCP server in every gateway's config, go/no-go thresholds of its benchmark
@@ -85,6 +87,21 @@ MIN_CPU_MHZ = 500
 # OpenClaw derives ports from the gateway port up to port + 110 (browser control, CDP range).
 DERIVED_PORT_SPAN = 110
 GATEWAY_TOKEN_ENV = "OPENCLAW_GATEWAY_TOKEN"
+# How a gateway runs: a Nomad job (podman container on a Nomad client) or a LaunchAgent on a workstation
+# (macOS launchd, openclaw from npm; roles/macos_gateway).
+RUNTIMES = ("launchd", "nomad")
+DEFAULT_RUNTIME = "nomad"
+# gateway.bind of OpenClaw 2026.9.6 ("custom" needs a host of its own and is not offered). A container
+# must listen on its LAN interface; a workstation's gateway stays on loopback unless the model says so.
+GATEWAY_BINDS = ("auto", "lan", "loopback", "tailnet")
+DEFAULT_BIND = {"nomad": "lan", "launchd": "loopback"}
+# Settings that only mean something for a Nomad job, and why (a launchd gateway rejects them).
+NOMAD_ONLY = {
+    "image": ("is the container image of a Nomad gateway", "installs openclaw@<openclaw_version> with npm"),
+    "resources": ("are the Nomad task's CPU and memory", "runs as a process of the logged-in user, without limits"),
+    "hostname": ("is the Traefik route of a Nomad gateway's Consul service", "is not behind Traefik"),
+    "bridge_port": ("is the container port of a Nomad gateway's bridge", "listens on its port only"),
+}
 DEFAULT_ACCOUNT = "default"
 
 TOP_LEVEL = ("openclaw_version", "farm_gateways", "farm_agents", "farm_channels", "farm_model_providers",
@@ -127,11 +144,14 @@ GATEWAY = {
     "node": F("str", required=True, example="jerry"),
     "port": F("int", default=18789),
     "bridge_port": F("int", default=18790),
-    "image": F("str", required=True, example='"ghcr.io/openclaw/openclaw:<openclaw_version>"'),
+    "runtime": F("str", default=DEFAULT_RUNTIME, choices=RUNTIMES),
+    # Required for runtime nomad only (checked in _check_gateways).
+    "image": F("str", example='"ghcr.io/openclaw/openclaw:<openclaw_version>"'),
     "resources": F("dict", fields=RESOURCES, default={}),
     "hostname": F("str"),
     "system_agent": F("str"),
     "chat_completions": F("bool", default=True),
+    "bind": F("str", choices=GATEWAY_BINDS),
     "secrets": F("map", values=F("str", secret=True), default={}),
 }
 HEARTBEAT = {
@@ -189,6 +209,8 @@ PROVIDER = {
     "api": F("str", choices=PROVIDER_APIS),
     "api_key": F("str", secret=True),
     "models": F("list", elements=F("dict", fields=MODEL), default=[]),
+    # Nodes whose gateways may use this provider (unset: every gateway), e.g. LM Studio on the MacBook.
+    "local_to": _str_list(),
 }
 BUS_THRESHOLDS = {
     "max_p50_ms": F("num", default=1000),
@@ -411,6 +433,12 @@ def job_name(gateway_name):
     return f"{JOB_PREFIX}{gateway_name}"
 
 
+def gateway_runtime(gateway):
+    """"nomad" or "launchd" (an unset or unusable runtime counts as the default, nomad)."""
+    runtime = _get(gateway, "runtime", "str", DEFAULT_RUNTIME)
+    return runtime if runtime in RUNTIMES else DEFAULT_RUNTIME
+
+
 def env_part(text):
     return re.sub(r"[^A-Z0-9]+", "_", str(text).upper()).strip("_")
 
@@ -502,8 +530,19 @@ def secret_env(model, gateway):
 
 
 def normalize(model):
-    """A copy of a (valid) model with every default filled in."""
-    return _fill(model, F("dict", fields=MODEL_SPEC))
+    """A copy of a (valid) model with every default filled in. Defaults that depend on the gateway's
+    runtime: bind (lan for nomad, loopback for launchd); a launchd gateway gets none of the Nomad-only
+    settings (no bridge_port, no resources)."""
+    out = _fill(model, F("dict", fields=MODEL_SPEC))
+    for gw in (out.get("farm_gateways") or []) if isinstance(out, dict) else []:
+        if not isinstance(gw, dict):
+            continue
+        runtime = gateway_runtime(gw)
+        if runtime != "nomad":
+            for key in NOMAD_ONLY:
+                gw.pop(key, None)
+        gw.setdefault("bind", DEFAULT_BIND[runtime])
+    return out
 
 
 def _fill(value, spec):
@@ -592,8 +631,9 @@ def validate(model, inventory_hosts=None, var_names=None):
     agents = _check_agents(model, gateways, problems)
     if not isinstance(model.get("farm_agents"), (list, tuple)):
         agents = None
-    _check_providers(model, problems)
+    _check_providers(model, hosts, where, problems)
     _check_agent_models(model, problems)
+    _check_provider_locality(model, gateways, hosts, problems)
     _check_agent_links(model, gateways, agents, problems)
     _check_channels(model, gateways, agents, problems)
     _check_secrets(model, gateways, problems)
@@ -675,8 +715,11 @@ def _check_gateways(model, hosts, where, version, problems):
             problems.add(f"{path}.node", f"node {node!r} is not in the inventory ({where}: "
                          f"{', '.join(hosts) or 'none'})",
                          f"{hint}use one of the inventory hosts, or add the host to the inventory")
+        runtime = _get(gw, "runtime", "str")
+        runtime = runtime if runtime in RUNTIMES else None if runtime is not None else DEFAULT_RUNTIME
+        _check_runtime(gw, path, name, runtime, version, problems)
         port = _opt(gw, "port", "int", GATEWAY["port"].default)
-        bridge = _opt(gw, "bridge_port", "int", GATEWAY["bridge_port"].default)
+        bridge = _opt(gw, "bridge_port", "int", GATEWAY["bridge_port"].default) if runtime != "launchd" else None
         if port is not None and not 1024 <= port <= 65535 - DERIVED_PORT_SPAN:
             problems.add(f"{path}.port", f"port {port} is outside 1024..{65535 - DERIVED_PORT_SPAN} (OpenClaw also "
                          f"uses port+1 .. port+{DERIVED_PORT_SPAN})", "use the default 18789 or another free base port")
@@ -689,6 +732,8 @@ def _check_gateways(model, hosts, where, version, problems):
                          "use a different port for the bridge, by convention port + 1")
         if node is not None and port is not None:
             by_node.setdefault(node, []).append((index, name, port, bridge))
+        if runtime == "launchd":
+            continue  # its Nomad-only settings are reported by _check_runtime
         _check_image(gw, path, version, problems)
         _check_resources(gw, path, problems)
         hostname = _get(gw, "hostname", "str")
@@ -697,6 +742,26 @@ def _check_gateways(model, hosts, where, version, problems):
                          "use lowercase letters, digits, '-' and dots, for example openclaw.octant.lan")
     _check_port_clashes(by_node, problems)
     return {name: entry[1] for name, entry in gateways.items()}
+
+
+def _check_runtime(gw, path, name, runtime, version, problems):
+    """What a gateway needs, or must not have, for its runtime (an invalid runtime is reported already)."""
+    bind = _get(gw, "bind", "str")
+    if runtime == "nomad":
+        if gw.get("image") is None:
+            problems.add(f"{path}.image", "is required", f"add image: {GATEWAY['image'].example} (or set runtime: "
+                         f"launchd for a gateway that runs outside Nomad, on a workstation)")
+        if bind is not None and bind != "lan":
+            problems.add(f"{path}.bind", f'a Nomad gateway runs in a container and must bind "lan" (with {bind!r} '
+                         f"it could not be reached through its port mapping)",
+                         "remove bind (Nomad gateways bind lan), or set runtime: launchd")
+    elif runtime == "launchd":
+        label = repr(name) if name is not None else "this gateway"
+        for key, (what, instead) in NOMAD_ONLY.items():
+            if gw.get(key) is not None:
+                problems.add(f"{path}.{key}", f"{key} {what}, but {label} runs under launchd (runtime: launchd), "
+                             f"which {instead.replace('<openclaw_version>', version or '<openclaw_version>')}",
+                             f"remove {key}, or set runtime: nomad to run the gateway as a Nomad job")
 
 
 def _check_image(gw, path, version, problems):
@@ -747,11 +812,13 @@ def _check_port_clashes(by_node, problems):
                 clash = any(a <= d and c <= b for a, b in _port_ranges(port, bridge)
                             for c, d in _port_ranges(other_port, other_bridge))
                 if clash:
+                    own = f"{port}..{port + DERIVED_PORT_SPAN}" + (f", bridge {bridge}" if bridge is not None else "")
+                    other = f"{other_port}..{other_port + DERIVED_PORT_SPAN}" + (
+                        f", bridge {other_bridge}" if other_bridge is not None else "")
                     problems.add(
                         f"farm_gateways[{index}].port",
-                        f"ports of gateway {name!r} ({port}..{port + DERIVED_PORT_SPAN}, bridge {bridge}) overlap "
-                        f"those of gateway {other_name!r} (farm_gateways[{other_index}]: {other_port}.."
-                        f"{other_port + DERIVED_PORT_SPAN}, bridge {other_bridge}) on node {node!r}",
+                        f"ports of gateway {name!r} ({own}) overlap those of gateway {other_name!r} "
+                        f"(farm_gateways[{other_index}]: {other}) on node {node!r}",
                         f"space the base ports of gateways on one node at least 120 apart, for example "
                         f"{other_port + 120}")
                     break
@@ -831,7 +898,7 @@ def _check_workspace_files(agent, path, problems):
         seen.add(name)
 
 
-def _check_providers(model, problems):
+def _check_providers(model, hosts, where, problems):
     for name, provider in sorted(_get(model, "farm_model_providers", "dict", {}).items(), key=lambda i: str(i[0])):
         path = f"farm_model_providers.{name}"
         if not isinstance(name, str):
@@ -852,6 +919,17 @@ def _check_providers(model, problems):
         if provider.get("api_key") is None and name in PROVIDERS_NEEDING_KEY:
             problems.add(f"{path}.api_key", "is required for this provider",
                          "add api_key: op://<vault>/<item>/<field>")
+        local_to = _get(provider, "local_to", "list")
+        if local_to == []:
+            problems.add(f"{path}.local_to", "is empty: no gateway may use this provider",
+                         "list the nodes whose gateways can reach base_url, or remove local_to (every gateway may "
+                         "use it)")
+        for i, node in enumerate(local_to or []):
+            if isinstance(node, str) and hosts is not None and node not in hosts:
+                close = _suggest(node, hosts)
+                hint = f'did you mean "{close}"? ' if close else ""
+                problems.add(f"{path}.local_to[{i}]", f"node {node!r} is not in the inventory ({where}: "
+                             f"{', '.join(hosts) or 'none'})", f"{hint}use one of the inventory hosts")
         models = _opt(provider, "models", "list", [])
         if models == []:
             problems.add(f"{path}.models", "lists no models; agents can only use the models listed here",
@@ -914,6 +992,39 @@ def _check_agent_models(model, problems):
             if ref in seen:
                 problems.add(path, f"{ref!r} is listed twice among primary and fallbacks", "list each model once")
             seen.add(ref)
+
+
+def _check_provider_locality(model, gateways, hosts, problems):
+    """A provider with local_to (LM Studio on the MacBook: base_url is the laptop's loopback or LAN
+    address) may only be used by agents whose gateway runs on one of those nodes."""
+    local = {}
+    for name, provider in _get(model, "farm_model_providers", "dict", {}).items():
+        nodes = _get(provider, "local_to", "list")
+        if nodes is not None:
+            local[name] = (sorted({n for n in nodes if isinstance(n, str)}), _get(provider, "base_url", "str"))
+    if not local or gateways is None:
+        return
+    for index, agent in _entries(model, "farm_agents"):
+        gateway = _get(agent, "gateway", "str")
+        node = _get(gateways.get(gateway), "node", "str") if gateway in gateways else None
+        spec = _get(agent, "model", "dict")
+        if node is None or spec is None or (hosts is not None and node not in hosts):
+            continue  # an unknown gateway or node, or a missing model, is reported elsewhere
+        refs = [("primary", spec.get("primary"))]
+        refs += [(f"fallbacks[{i}]", ref) for i, ref in enumerate(_get(spec, "fallbacks", "list", []))]
+        for where, ref in refs:
+            parts = split_model_ref(ref)
+            if parts is None or parts[0] not in local:
+                continue
+            provider = parts[0]
+            nodes, base_url = local[provider]
+            if node in nodes:
+                continue
+            problems.add(f"farm_agents[{index}].model.{where}",
+                         f"{ref!r} is local to {', '.join(nodes) or 'no node'} (farm_model_providers.{provider}."
+                         f"local_to), but agent {agent.get('id')!r} runs on gateway {gateway!r} on node {node!r}",
+                         f"add {node} to farm_model_providers.{provider}.local_to if the gateway on {node} can "
+                         f"reach {base_url or 'its base_url'}, or pick another model")
 
 
 def _check_agent_links(model, gateways, agents, problems):
@@ -1131,6 +1242,19 @@ def bus_enabled(model):
     return _get(_get(model, "farm_bus", "dict", {}), "enabled", "bool", False)
 
 
+def on_bus(gateway):
+    """Whether a gateway joins the bus: Nomad gateways do; a launchd gateway (the MacBook's) is
+    independent, outside the cluster's bus jobs."""
+    return gateway_runtime(gateway) == "nomad"
+
+
+def bus_members(model):
+    """The part of a (normalised) model that is on the bus: its Nomad gateways and their agents."""
+    gateways = [gw for gw in model["farm_gateways"] if on_bus(gw)]
+    names = {gw["name"] for gw in gateways}
+    return dict(model, farm_gateways=gateways, farm_agents=[a for a in model["farm_agents"] if a["gateway"] in names])
+
+
 def bus_job_name(node):
     """The Nomad job (and Consul service) of the bus process of one node."""
     return f"{BUS_JOB_PREFIX}{node}"
@@ -1188,7 +1312,7 @@ def _check_bus(model, gateways, agents, problems):
     nodes = {}
     for index, gw in _entries(model, "farm_gateways"):
         node = _get(gw, "node", "str")
-        if node is None:
+        if node is None or not on_bus(gw):
             continue
         if node in nodes:
             problems.add(f"farm_gateways[{index}].node", f"node {node!r} already hosts gateway {nodes[node]!r}; with "
@@ -1208,3 +1332,18 @@ def _check_bus(model, gateways, agents, problems):
                          f"credential names ({env}, MCP server {server})",
                          "rename one of them so they differ in more than '-' and '_'")
         envs.setdefault(env, agent_id)
+    # A launchd gateway (the MacBook's) is independent: no bus process serves it, so its agents can
+    # only talk to the agents of their own gateway.
+    off_bus = {_get(gw, "name", "str") for _i, gw in _entries(model, "farm_gateways") if not on_bus(gw)}
+    home = {_get(a, "id", "str"): _get(a, "gateway", "str") for _i, a in _entries(model, "farm_agents")}
+    for index, agent in _entries(model, "farm_agents"):
+        gateway = _get(agent, "gateway", "str")
+        for j, peer in enumerate(_get(agent, "may_message", "list", [])):
+            other = home.get(peer)
+            if other is None or other == gateway or (gateway not in off_bus and other not in off_bus):
+                continue
+            outside = gateway if gateway in off_bus else other
+            problems.add(f"farm_agents[{index}].may_message[{j}]",
+                         f"{_get(agent, 'id', 'str')!r} (gateway {gateway!r}) and {peer!r} (gateway {other!r}) could "
+                         f"only reach each other over the bus, and gateway {outside!r} runs under launchd, outside it",
+                         "remove the peer: a launchd gateway's agents talk only to agents of their own gateway")
