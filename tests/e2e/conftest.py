@@ -45,6 +45,7 @@ from ansible_collections.octant.openclaw.plugins.filter.openclaw import (
 from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
 
 from tests.e2e.scripted_backend import Reply, ScriptedBackend, text_of, tool_names
+from tests.integration.test_openclaw_config import LOCKS, _remove_new_locks
 from tests.labclient import LabProcess, free_port, run_module
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +59,6 @@ OPENCLAW = Path(os.environ.get("OPENCLAW_BIN") or ROOT / ".cache" / "openclaw" /
 VERSION = "2026.9.6"
 INSTALL = "scripts/openclaw-toolchain"
 # Hard-coded by openclaw on Linux (not derived from TMPDIR); only read and cleaned up here.
-LOCKS = Path(f"/tmp/openclaw-state-locks-{os.getuid()}")  # noqa: S108
 MANAGEMENT_TOKEN = secrets.token_hex(16)
 PROVIDER = "scripted"
 # Two gateways starting together on two cores: 12-26 s measured (busy machine); the rest is slack.
@@ -225,34 +225,6 @@ def wait_ready(url, ok, what, process, timeout=START_TIMEOUT):
             last = exc
         time.sleep(0.25)
     raise AssertionError(f"{what} not ready after {timeout}s (last: {last}):\n{process.log()[-4000:]}")
-
-
-def _held_files():
-    held = set()
-    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
-        try:
-            links = list(fd_dir.iterdir())
-        except OSError:
-            continue
-        for link in links:
-            try:
-                held.add(os.readlink(link))
-            except OSError:
-                continue
-    return held
-
-
-def _remove_new_locks(existed, before):
-    """As in tests/integration/test_openclaw_config.py: remove the lock files that appeared during the
-    run and that no process holds open (another session's running gateway keeps its own)."""
-    if not LOCKS.exists():
-        return
-    held = _held_files()
-    for path in set(LOCKS.iterdir()) - before:
-        if str(path) not in held:
-            path.unlink(missing_ok=True)
-    if not existed and not any(LOCKS.iterdir()):
-        LOCKS.rmdir()
 
 
 @pytest.fixture(scope="module")
