@@ -155,12 +155,13 @@ def test_the_tokens_deny_what_they_must(farm):
     assert kv_put(consul, "openclaw/registry/agents/jerry", jerry).status_code == 403
     # the gateway token writes its registry keys and nothing of a mailbox
     gateway = farm.nomad.get(f"/v1/var/{BUS_VAR}").json()["Items"]["BUS_GATEWAY_CONSUL_TOKEN"]
+    record = consul.get("/v1/kv/openclaw/registry/agents/jerry", params={"raw": ""}).content  # the agents role's
     assert kv_put(consul, "openclaw/registry/agents/jerry", gateway, "{}").status_code == 200
     assert kv_put(consul, "openclaw/bus/bobby/in/jerry/000000000002", gateway).status_code == 403
     assert consul.get("/v1/kv/openclaw/bus/bobby/in/jerry/000000000001", token=gateway).status_code == 403
-    for key in ("openclaw/bus/bobby/in/jerry/000000000001", "openclaw/bus/bobby/in/billy/000000000001",
-                "openclaw/registry/agents/jerry"):
+    for key in ("openclaw/bus/bobby/in/jerry/000000000001", "openclaw/bus/bobby/in/billy/000000000001"):
         assert consul.delete(f"/v1/kv/{key}").status_code == 200
+    assert kv_put(consul, "openclaw/registry/agents/jerry", farm.acl, record).status_code == 200
 
 
 def test_the_variables_hold_the_credentials(farm):
