@@ -45,7 +45,9 @@ from ansible_collections.octant.openclaw.plugins.filter.openclaw import (
 from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
 
 from tests.e2e.scripted_backend import Reply, ScriptedBackend, text_of, tool_names
-from tests.integration.test_openclaw_config import LOCKS, _remove_new_locks
+
+# the real gateway: the same install check, constants and lock-file cleanup as the config tests
+from tests.integration.test_openclaw_config import LOCKS, VERSION, _remove_new_locks, openclaw  # noqa: F401 (fixture)
 from tests.labclient import LabProcess, free_port, run_module
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,9 +57,6 @@ if str(ROOT / "src") not in sys.path:
 from openclaw_bus.consul import Consul  # noqa: E402
 from openclaw_bus.relay import SKIP_REPLY  # noqa: E402
 
-OPENCLAW = Path(os.environ.get("OPENCLAW_BIN") or ROOT / ".cache" / "openclaw" / "bin" / "openclaw")
-VERSION = "2026.9.6"
-INSTALL = "scripts/openclaw-toolchain"
 # Hard-coded by openclaw on Linux (not derived from TMPDIR); only read and cleaned up here.
 MANAGEMENT_TOKEN = secrets.token_hex(16)
 PROVIDER = "scripted"
@@ -227,20 +226,6 @@ def wait_ready(url, ok, what, process, timeout=START_TIMEOUT):
     raise AssertionError(f"{what} not ready after {timeout}s (last: {last}):\n{process.log()[-4000:]}")
 
 
-@pytest.fixture(scope="module")
-def openclaw():
-    if not OPENCLAW.exists():
-        pytest.fail(f"the real OpenClaw gateway is not installed at {OPENCLAW}; install it with: {INSTALL} "
-                    f"(Node 26 and openclaw {VERSION} from npm into .cache/openclaw, about 35 s and 860 MB, cached)",
-                    pytrace=False)
-    version = subprocess.run([str(OPENCLAW), "--version"], capture_output=True, text=True, timeout=60,
-                             env={"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent"})
-    if VERSION not in version.stdout:
-        pytest.fail(f"{OPENCLAW} is not openclaw {VERSION} ({version.stdout.strip() or version.stderr.strip()}); "
-                    f"reinstall with: {INSTALL}", pytrace=False)
-    return OPENCLAW
-
-
 class Farm:
     """What the tests use: the backend, the lab, and per gateway its URL, token, files and bus process."""
 
@@ -376,7 +361,7 @@ def _write_gateway_config(farm, name, shared_tmp, api_key_env):
 
 
 @pytest.fixture(scope="module")
-def bus_farm(openclaw, tmp_path_factory):
+def bus_farm(openclaw, tmp_path_factory):  # noqa: F811 the imported openclaw fixture
     base = tmp_path_factory.mktemp("e2e-bus")
     shared_tmp = base / "tmp"   # one TMPDIR for all: openclaw keeps Node's compile cache there
     shared_tmp.mkdir()

@@ -42,6 +42,11 @@ class Run:
         return [(r["service"], r["method"], r["path"]) for r in self.requests
                 if r["method"] in WRITE_METHODS and not r["path"].endswith("/plan")]
 
+    def summary(self):
+        """One line of the module's report: how long, which arguments, how many requests and writes."""
+        return (f"{self.seconds:6.1f}s {' '.join(self.args) or '(plain)':30} requests={len(self.requests)} "
+                f"writes={len(self.writes())}")
+
     def counts(self):
         counts = {}
         for r in self.requests:
@@ -107,6 +112,12 @@ class Farm:
             output = f"{result.stdout[-8000:]}\n{result.stderr[-3000:]}"
             assert result.returncode == 0, f"{' '.join(command)} failed:\n{output}"
         return run
+
+    def report(self, title):
+        """Print every run of the module (seen with pytest -s or on failure): the counts behind the tests."""
+        print(f"\n{title} runs (seconds, arguments, requests, writes):")
+        for run in self.runs:
+            print(f"  {run.summary()}")
 
     def op_calls(self):
         if not self.calls.exists():

@@ -49,6 +49,9 @@ class BusRun(Run):
         is_bench = [("openclaw-bench" in path) or path.startswith(("/v1/txn", "/v1/session")) for _s, _m, path in rows]
         return [row for row, b in zip(rows, is_bench, strict=True) if b == bench]
 
+    def summary(self):
+        return f"{super().summary()} bench-writes={len(self.writes(bench=True))}"
+
 
 class BusFarm(Farm):
     """The phase 2 harness running playbooks/phase3.yml, with the bench's settings and report."""
@@ -84,10 +87,7 @@ def farm(tmp_path_factory):
     farm = BusFarm(tmp_path_factory.mktemp("phase3")).start()
     yield farm
     farm.lab.stop()
-    print("\nphase3 runs (seconds, requests, writes outside the bench):")
-    for run in farm.runs:
-        print(f"  {run.seconds:6.1f}s {' '.join(run.args) or '(plain)':30} requests={len(run.requests)} "
-              f"writes={len(run.writes())} bench-writes={len(run.writes(bench=True))}")
+    farm.report("phase3 (writes outside the bench)")
 
 
 def kv_put(consul, key, token, value="x"):

@@ -74,10 +74,7 @@ def farm(tmp_path_factory):
     farm = Phase4Farm(tmp_path_factory.mktemp("phase4"), ACL, OP_TOKEN, SECRETS).start()
     yield farm
     farm.lab.stop()
-    print("\nphase4 runs (seconds, requests, writes):")
-    for run in farm.runs:
-        print(f"  {run.seconds:6.1f}s {' '.join(run.args) or '(plain)':30} requests={len(run.requests)} "
-              f"writes={len(run.writes())}")
+    farm.report("phase4")
 
 
 @pytest.fixture(scope="module")

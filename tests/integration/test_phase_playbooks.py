@@ -73,10 +73,7 @@ def farm(tmp_path_factory):
     farm = Farm(tmp_path_factory.mktemp("phase2"), ACL, OP_TOKEN, SECRETS).start()
     yield farm
     farm.lab.stop()
-    print("\nphase2 runs (seconds, changed, requests):")
-    for run in farm.runs:
-        label = " ".join(run.args) or "(plain)"
-        print(f"  {run.seconds:6.1f}s {label:40} requests={len(run.requests)} writes={len(run.writes())}")
+    farm.report("phase2")
 
 
 def files_under(root):
