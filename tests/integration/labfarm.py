@@ -113,7 +113,7 @@ class Farm:
             assert result.returncode == 0, f"{' '.join(command)} failed:\n{output}"
         return run
 
-    def report(self, title):
+    def print_runs(self, title):
         """Print every run of the module (seen with pytest -s or on failure): the counts behind the tests."""
         print(f"\n{title} runs (seconds, arguments, requests, writes):")
         for run in self.runs:

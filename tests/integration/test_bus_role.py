@@ -87,7 +87,7 @@ def farm(tmp_path_factory):
     farm = BusFarm(tmp_path_factory.mktemp("phase3")).start()
     yield farm
     farm.lab.stop()
-    farm.report("phase3 (writes outside the bench)")
+    farm.print_runs("phase3 (writes outside the bench)")
 
 
 def kv_put(consul, key, token, value="x"):

@@ -74,7 +74,7 @@ def farm(tmp_path_factory):
     farm = Phase4Farm(tmp_path_factory.mktemp("phase4"), ACL, OP_TOKEN, SECRETS).start()
     yield farm
     farm.lab.stop()
-    farm.report("phase4")
+    farm.print_runs("phase4")
 
 
 @pytest.fixture(scope="module")

@@ -73,7 +73,7 @@ def farm(tmp_path_factory):
     farm = Farm(tmp_path_factory.mktemp("phase2"), ACL, OP_TOKEN, SECRETS).start()
     yield farm
     farm.lab.stop()
-    farm.report("phase2")
+    farm.print_runs("phase2")
 
 
 def files_under(root):
