@@ -23,32 +23,53 @@ Pure Python, no I/O: shared by the farm_validate module, the openclaw filters an
 
 from __future__ import annotations
 
+import datetime
 import difflib
+import math
 import re
+import unicodedata
 
 # ------------------------------------------------------------------------------------------------
 # Facts about OpenClaw 2026.9.6 (from `openclaw config schema` and its bundled docs)
 # ------------------------------------------------------------------------------------------------
 
 # agents.entries property names.
-AGENT_ID_RE = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,63}$")
+AGENT_ID_RE = re.compile(r"[a-z0-9_][a-z0-9_-]{0,63}", re.ASCII)
 # SecretRef {source: env} ids.
-ENV_NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
+ENV_NAME_RE = re.compile(r"[A-Z][A-Z0-9_]{0,127}", re.ASCII)
 # Channel account ids (bindings[].match.accountId, channels.<kind>.accounts.<id>).
-ACCOUNT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+ACCOUNT_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}", re.ASCII)
 # A gateway becomes the Nomad job and Consul service "openclaw-<name>": a DNS label (<= 63).
-GATEWAY_NAME_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,52}[a-z0-9])?$")
+GATEWAY_NAME_RE = re.compile(r"[a-z](?:[a-z0-9-]{0,52}[a-z0-9])?", re.ASCII)
 JOB_PREFIX = "openclaw-"
-PROVIDER_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-CAPABILITY_RE = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
-VERSION_RE = re.compile(r"^\d{4}\.\d{1,2}\.\d{1,2}(?:-[0-9A-Za-z.]+)?$")
+PROVIDER_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,31}", re.ASCII)
+CAPABILITY_RE = re.compile(r"[a-z][a-z0-9-]{0,63}", re.ASCII)
+VERSION_RE = re.compile(r"\d{4}\.\d{1,2}\.\d{1,2}(?:-[0-9A-Za-z.]+)?", re.ASCII)
 # heartbeat.every: OpenClaw's parseDurationMs (single or composite units; bare numbers are minutes).
-DURATION_RE = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d)?|(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+)$")
-CLOCK_RE = re.compile(r"^(?:[01]\d|2[0-3]|24):[0-5]\d$")
+DURATION_RE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d)?|(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+)", re.ASCII)
+CLOCK_RE = re.compile(r"(?:[01]\d|2[0-3]|24):[0-5]\d", re.ASCII)
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$)(?:{_LABEL}\.)*{_LABEL}$")
-URL_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[^\s]*)?$")
-COMMAND_RE = re.compile(r"^[A-Za-z0-9_./+-]+$")
+HOSTNAME_RE = re.compile(rf"(?=.{{1,253}}\Z)(?:{_LABEL}\.)*{_LABEL}", re.ASCII)
+URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[^\s]*)?", re.ASCII)
+COMMAND_RE = re.compile(r"[A-Za-z0-9_./+-]{1,255}", re.ASCII)
+# Nomad node names: a node becomes part of the bus job and Consul service openclaw-bus-<node>.
+NODE_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,52}[a-z0-9])?", re.ASCII)
+# Container image references (registry/path:tag[@digest]); no whitespace, quotes or template syntax.
+IMAGE_RE = re.compile(r"[a-z0-9][a-z0-9._/-]{0,200}(?::[0-9]{1,5}/[a-z0-9._/-]+)?(?::[A-Za-z0-9_.-]{1,128})?"
+                      r"(?:@sha256:[0-9a-f]{64})?", re.ASCII)
+# Model ids as providers name them: glm-4.6, claude-sonnet-4-5, openai/gpt-4o (LiteLLM), llama3:8b (Ollama).
+MODEL_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}", re.ASCII)
+# Channel user, peer, guild and team ids: U04OCTANT01, C04ALERTS01, 1100000000000000001, +15555550100,
+# 120363000000000000@g.us; allow_from may also be "*".
+PEER_ID_RE = re.compile(r"[A-Za-z0-9+][A-Za-z0-9@._:+-]{0,127}", re.ASCII)
+ALLOW_FROM_RE = re.compile(r"\*|[A-Za-z0-9+][A-Za-z0-9@._:+-]{0,127}", re.ASCII)
+# IANA time zone names (Europe/Berlin, America/Argentina/Buenos_Aires, UTC, Etc/GMT+2).
+TIMEZONE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_+-]{0,31}(?:/[A-Za-z0-9_+-]{1,32}){0,3}", re.ASCII)
+# Longest single-line string (names, ids, URLs) and free text (descriptions, prompts).
+MAX_LINE = 512
+MAX_TEXT = 16384
+# Deepest nesting of plain data the model may have (it needs six levels; a YAML cycle has no end).
+MAX_DEPTH = 32
 
 CHANNEL_KINDS = ("discord", "slack", "whatsapp")
 DM_POLICIES = ("allowlist", "disabled", "open", "pairing")
@@ -84,6 +105,14 @@ RETIRED_WORKSPACE_FILES = {
 # Measured footprint of one gateway: about 0.8 GB idle, 1.3 GB peak RSS.
 MIN_MEMORY_MB = 1280
 MIN_CPU_MHZ = 500
+# Upper bounds of Nomad resources (CPU MHz, MemoryMB, Go ints): far beyond any homelab node, so a typo
+# (an extra zero or two, a value in bytes) is refused here instead of leaving a job Nomad cannot place.
+MAX_CPU_MHZ = 256000
+MAX_MEMORY_MB = 1048576  # 1 TiB
+# Nomad's own minimum for a task (structs.Resources.Validate: MemoryMB >= 10, CPU >= 1).
+NOMAD_MIN_MEMORY_MB = 10
+MAX_PORT = 65535
+MAX_TOKENS = 100000000
 # OpenClaw derives ports from the gateway port up to port + 110 (browser control, CDP range).
 DERIVED_PORT_SPAN = 110
 GATEWAY_TOKEN_ENV = "OPENCLAW_GATEWAY_TOKEN"
@@ -110,7 +139,7 @@ TOP_LEVEL = ("openclaw_version", "farm_gateways", "farm_agents", "farm_channels"
 BUS_ROOT = "openclaw/bus"
 BUS_REGISTRY_ROOT = "openclaw/registry"
 BUS_JOB_PREFIX = "openclaw-bus-"
-BUS_SERVER_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+BUS_SERVER_RE = re.compile(r"[a-z][a-z0-9_]{0,31}", re.ASCII)
 BUS_MCP_TOKEN_ENV = "BUS_MCP_TOKEN_"
 BUS_CONSUL_TOKEN_ENV = "BUS_CONSUL_TOKEN_"
 BUS_GATEWAY_CONSUL_TOKEN_ENV = "BUS_GATEWAY_CONSUL_TOKEN"
@@ -122,7 +151,8 @@ class F:
     whether it is required, its default, allowed choices and nested specs."""
 
     def __init__(self, kind, required=False, default=None, choices=None, fields=None, elements=None, values=None,
-                 secret=False, example=None):
+                 secret=False, example=None, lo=None, hi=None, why="", pattern=None, what=None, fix=None, text=False,
+                 maxlen=None):
         self.kind = kind
         self.required = required
         self.default = default
@@ -132,24 +162,52 @@ class F:
         self.values = values
         self.secret = secret
         self.example = example
+        # Numbers: the closed range [lo, hi] (every int and num has one) and why it is that range.
+        self.lo = lo
+        self.hi = hi
+        self.why = why
+        # Strings: a pattern the whole value must match (re.fullmatch), what it is and how to fix it.
+        self.pattern = pattern
+        self.what = what
+        self.fix = fix
+        # Free text may span lines (description, prompt); everything else is one line.
+        self.text = text
+        self.maxlen = maxlen or (MAX_TEXT if text else MAX_LINE)
 
 
-def _str_list(**kw):
-    return F("list", elements=F("str"), **kw)
+def _str_list(element=None, **kw):
+    return F("list", elements=element or F("str"), **kw)
 
 
-RESOURCES = {"cpu": F("int", default=2000), "memory": F("int", default=2048), "memory_max": F("int")}
+def _line(maxlen, what):
+    """A one-line display string (a name, an emoji) of at most maxlen characters."""
+    return F("str", maxlen=maxlen, what=what)
+
+
+NODE = dict(pattern=NODE_RE, what="a Nomad node name",
+            fix="use the inventory host name, a DNS label: lowercase letters, digits and '-', at most 54 characters")
+PEER_ID = dict(pattern=PEER_ID_RE, what="a channel id",
+               fix="write the id as the chat service shows it (letters, digits and @ . _ : + -), quoted")
+TOKENS = dict(lo=1, hi=MAX_TOKENS, why=" tokens")
+RESOURCES = {
+    "cpu": F("int", default=2000, lo=MIN_CPU_MHZ, hi=MAX_CPU_MHZ, why=" MHz (a gateway needs at least 500)"),
+    "memory": F("int", default=2048, lo=MIN_MEMORY_MB, hi=MAX_MEMORY_MB,
+                why=" MiB (a gateway peaks at about 1.3 GB; below that Nomad would OOM-kill it)"),
+    "memory_max": F("int", lo=MIN_MEMORY_MB, hi=MAX_MEMORY_MB, why=" MiB (Nomad MemoryMaxMB, at least memory)"),
+}
 GATEWAY = {
     "name": F("str", required=True, example="main"),
-    "node": F("str", required=True, example="jerry"),
-    "port": F("int", default=18789),
-    "bridge_port": F("int", default=18790),
+    "node": F("str", required=True, example="jerry", **NODE),
+    "port": F("int", default=18789, lo=1024, hi=MAX_PORT - DERIVED_PORT_SPAN,
+              why=f" (OpenClaw also uses port+1 .. port+{DERIVED_PORT_SPAN})"),
+    "bridge_port": F("int", default=18790, lo=1024, hi=MAX_PORT),
     "runtime": F("str", default=DEFAULT_RUNTIME, choices=RUNTIMES),
     # Required for runtime nomad only (checked in _check_gateways).
-    "image": F("str", example='"ghcr.io/openclaw/openclaw:<openclaw_version>"'),
+    "image": F("str", example='"ghcr.io/openclaw/openclaw:<openclaw_version>"', pattern=IMAGE_RE,
+               what="a container image reference", fix="write it as <registry>/<path>:<tag>, lowercase, no spaces"),
     "resources": F("dict", fields=RESOURCES, default={}),
     "hostname": F("str"),
-    "system_agent": F("str"),
+    "system_agent": F("str", pattern=AGENT_ID_RE, what="an agent id", fix="name one of the gateway's agents"),
     "chat_completions": F("bool", default=True),
     "bind": F("str", choices=GATEWAY_BINDS),
     "secrets": F("map", values=F("str", secret=True), default={}),
@@ -158,15 +216,16 @@ HEARTBEAT = {
     "every": F("str", required=True, example='"30m"'),
     "active_hours": F("dict", fields={"start": F("str", required=True, example='"08:00"'),
                                       "end": F("str", required=True, example='"23:00"'),
-                                      "timezone": F("str")}),
-    "prompt": F("str"),
+                                      "timezone": F("str", pattern=TIMEZONE_RE, what="an IANA time zone",
+                                                    fix="write a zone such as Europe/Berlin or UTC")}),
+    "prompt": F("str", text=True),
 }
 AGENT = {
     "id": F("str", required=True, example="jerry"),
-    "name": F("str", required=True, example="Jerry"),
-    "emoji": F("str"),
+    "name": F("str", required=True, example="Jerry", maxlen=64),
+    "emoji": _line(16, "an emoji"),
     "gateway": F("str", required=True, example="main"),
-    "description": F("str"),
+    "description": F("str", text=True),
     "model": F("dict", required=True, example="{primary: litellm/<model id>}",
                fields={"primary": F("str", required=True, example="litellm/<model id>"),
                        "fallbacks": _str_list(default=[])}),
@@ -180,27 +239,30 @@ AGENT = {
 BINDING = {
     "agent": F("str", required=True, example="jerry"),
     "peer": F("dict", fields={"kind": F("str", required=True, choices=("channel", "direct", "group")),
-                              "id": F("str", required=True, example='"C0123456789"')}),
-    "guild": F("str"),
-    "team": F("str"),
-    "comment": F("str"),
+                              "id": F("str", required=True, example='"C0123456789"', **PEER_ID)}),
+    "guild": F("str", **PEER_ID),
+    "team": F("str", **PEER_ID),
+    "comment": F("str", text=True),
 }
 CHANNEL = {
     "kind": F("str", required=True, choices=CHANNEL_KINDS),
     "account": F("str", default=DEFAULT_ACCOUNT),
     "gateway": F("str", required=True, example="main"),
     "dm_policy": F("str", default="pairing", choices=DM_POLICIES),
-    "allow_from": _str_list(default=[]),
+    "allow_from": _str_list(F("str", pattern=ALLOW_FROM_RE, what="a user id, phone number or \"*\"",
+                              fix='write a user id or +<phone number> as the chat service shows it, or "*"'),
+                            default=[]),
     "group_policy": F("str", default="allowlist", choices=GROUP_POLICIES),
-    "groups": _str_list(default=[]),
+    "groups": _str_list(F("str", **PEER_ID), default=[]),
     "secrets": F("map", values=F("str", secret=True), default={}),
     "bindings": F("list", elements=F("dict", fields=BINDING), default=[]),
 }
 MODEL = {
-    "id": F("str", required=True, example="glm-4.6"),
-    "name": F("str"),
-    "context_window": F("int"),
-    "max_tokens": F("int"),
+    "id": F("str", required=True, example="glm-4.6", pattern=MODEL_ID_RE, what="a model id",
+            fix="write the id the provider serves (letters, digits and . _ : / @ + -)"),
+    "name": _line(128, "a model name"),
+    "context_window": F("int", **TOKENS),
+    "max_tokens": F("int", **TOKENS),
     "reasoning": F("bool"),
     "input": F("list", elements=F("str", choices=MODEL_INPUTS)),
 }
@@ -212,29 +274,34 @@ PROVIDER = {
     # Nodes whose gateways may use this provider (unset: every gateway), e.g. LM Studio on the MacBook.
     "local_to": _str_list(),
 }
+# Bench thresholds and sizes: a benchmark runs for minutes, not days (an hour is the longest latency).
+HOUR_MS = 3600000
 BUS_THRESHOLDS = {
-    "max_p50_ms": F("num", default=1000),
-    "max_p99_ms": F("num", default=5000),
-    "min_delivery_ratio": F("num", default=0.999),
-    "min_throughput": F("num", default=20),
-    "max_requests_per_message": F("num", default=3.0),
+    "max_p50_ms": F("num", default=1000, lo=0, hi=HOUR_MS, why=" ms"),
+    "max_p99_ms": F("num", default=5000, lo=0, hi=HOUR_MS, why=" ms"),
+    "min_delivery_ratio": F("num", default=0.999, lo=0, hi=1, why=" (a ratio: 0.999 is 99.9 %)"),
+    "min_throughput": F("num", default=20, lo=0, hi=100000, why=" messages/s"),
+    "max_requests_per_message": F("num", default=3.0, lo=0, hi=1000),
 }
 BUS_BENCH = {
-    "messages": F("int", default=1000),
-    "rate": F("num", default=200),
-    "senders": F("int", default=4),
-    "batches": F("list", elements=F("int"), default=[1, 10, 100]),
-    "baseline_messages": F("int", default=100),
-    "baseline_window": F("num", default=20),
-    "txn_max_ops": F("int", default=64, choices=(64, 128)),
+    "messages": F("int", default=1000, lo=1, hi=1000000),
+    "rate": F("num", default=200, lo=0.1, hi=100000, why=" messages/s"),
+    "senders": F("int", default=4, lo=1, hi=1024),
+    "batches": F("list", elements=F("int", lo=1, hi=10000), default=[1, 10, 100]),
+    "baseline_messages": F("int", default=100, lo=1, hi=1000000),
+    "baseline_window": F("num", default=20, lo=0.1, hi=3600, why=" s"),
+    "txn_max_ops": F("int", default=64, choices=(64, 128), lo=64, hi=128),
 }
 BUS = {
     "enabled": F("bool", default=False),
-    "image": F("str", default="localhost/openclaw-bus:0.1.0"),
-    "port": F("int", default=8765),
+    "image": F("str", default="localhost/openclaw-bus:0.1.0", pattern=IMAGE_RE, what="a container image reference",
+               fix="write it as <registry>/<path>:<tag>, lowercase, no spaces"),
+    "port": F("int", default=8765, lo=1024, hi=MAX_PORT),
     "server_prefix": F("str", default="bus"),
     "replies": F("bool", default=True),
-    "resources": F("dict", fields={"cpu": F("int", default=200), "memory": F("int", default=256)}, default={}),
+    "resources": F("dict", fields={"cpu": F("int", default=200, lo=50, hi=MAX_CPU_MHZ, why=" MHz"),
+                                   "memory": F("int", default=256, lo=64, hi=MAX_MEMORY_MB, why=" MiB")},
+                   default={}),
     "thresholds": F("dict", fields=BUS_THRESHOLDS, default={}),
     "bench": F("dict", fields=BUS_BENCH, default={}),
 }
@@ -260,8 +327,8 @@ KIND_FIX = {
     "map": "write a mapping of 'key: value' lines",
 }
 OP_SHAPE = "op://<vault>/<item>/<field> or op://<vault>/<item>/<section>/<field>"
-OP_PART_RE = re.compile(r"^[A-Za-z0-9_. -]+$")
-OP_QUERY_RE = re.compile(r"^(?:attribute=(?:otp|totp|type)|ssh-format=openssh)$")
+OP_PART_RE = re.compile(r"[A-Za-z0-9_. -]+", re.ASCII)
+OP_QUERY_RE = re.compile(r"(?:attribute=(?:otp|totp|type)|ssh-format=openssh)", re.ASCII)
 
 
 def _describe(value):
@@ -272,7 +339,11 @@ def _describe(value):
     if isinstance(value, int):
         return "a number"
     if isinstance(value, float):
-        return "a decimal number"
+        return "a decimal number" if math.isfinite(value) else "not a finite number (NaN or infinity)"
+    if isinstance(value, (bytes, bytearray)):
+        return "binary data"
+    if isinstance(value, (datetime.date, datetime.time)):
+        return "a date or time"
     if isinstance(value, str):
         return "a string"
     if isinstance(value, (list, tuple)):
@@ -283,12 +354,14 @@ def _describe(value):
 
 
 def _is(value, kind):
+    """Whether value has the kind; a string must be one clean line, a number finite, to count."""
     if kind == "str":
-        return isinstance(value, str)
+        return isinstance(value, str) and _text_problem(value, False, MAX_TEXT) is None
     if kind == "int":
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "num":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and math.isfinite(value))
     if kind == "bool":
         return isinstance(value, bool)
     if kind == "list":
@@ -302,7 +375,46 @@ def _suggest(word, known):
 
 
 def _join(path, key):
-    return f"{path}.{key}" if path else str(key)
+    """path.key, or path['key'] (escaped, shortened) for a key that is not a plain word."""
+    if isinstance(key, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,128}", key, re.ASCII):
+        return f"{path}.{key}" if path else key
+    return f"{path}[{_show(key)}]"
+
+
+def _show(value, limit=64):
+    """A value as a message may quote it: repr (control characters escaped), at most `limit` long."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 4] + "...'"
+
+
+CONTROL_NAMES = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab", "\x00": "a NUL byte"}
+
+
+def _text_problem(value, multiline, maxlen):
+    """(msg, fix) when a string cannot be used as it is: control characters (tabs and line breaks
+    only in free text), surrogates (not encodable as UTF-8), too long. Never quotes the value."""
+    for position, char in enumerate(value):
+        category = unicodedata.category(char)
+        if category == "Cs":
+            return (f"contains an unpaired surrogate (U+{ord(char):04X}) at position {position}, which cannot be "
+                    f"written as UTF-8", "retype the value; it was cut out of an emoji or a UTF-16 text")
+        if category == "Cc" and not (multiline and char in "\t\n"):
+            name = CONTROL_NAMES.get(char, "a control character")
+            return (f"contains {name} (U+{ord(char):04X}) at position {position}",
+                    "remove it: write the value on one line, quoted (a YAML block scalar '|' or '>' ends with a "
+                    "line break)" if char in "\r\n" else "remove the control character")
+    if len(value) > maxlen:
+        return f"is {len(value)} characters long, more than {maxlen}", f"shorten it to at most {maxlen} characters"
+    return None
+
+
+def _number_problem(value, spec):
+    """(msg, fix) when a number is outside its spec's range."""
+    if spec.lo is not None and spec.lo <= value <= spec.hi:
+        return None
+    default = f" ({spec.default} is the default)" if spec.default is not None else ""
+    return (f"{value} is outside {spec.lo}..{spec.hi}{spec.why}",
+            f"use a value from {spec.lo} to {spec.hi}{default}")
 
 
 class Problems:
@@ -319,24 +431,41 @@ class Problems:
             self.items.append({"path": path, "msg": msg, "fix": fix})
 
 
+MAX_OP_REFERENCE = 512
+
+
+def op_shape(value):
+    """A malformed op:// value as a message shows it: the length of each part, never its text (a
+    secret pasted after op:// must not be echoed)."""
+    body, sep, _query = value[len("op://"):].partition("?")
+    parts = ["<empty>" if not part else f"<{len(part)} chars>" for part in body.split("/")]
+    return "op://" + "/".join(parts) + ("?<query>" if sep else "")
+
+
 def op_reference_problem(value):
-    """Why `value` is not a 1Password secret reference, or None. Never echoes a non-op:// value."""
+    """Why `value` is not a 1Password secret reference, or None. Never echoes the value: a malformed
+    reference is shown by its shape (op_shape)."""
     if not isinstance(value, str):
         return f"must be an op:// reference ({OP_SHAPE}), got {_describe(value)}"
     if not value.startswith("op://"):
         return "is not an op:// reference; secrets must never be written into the model"
-    body, _sep, query = value[len("op://"):].partition("?")
+    if len(value) > MAX_OP_REFERENCE:
+        return f"op:// reference of {len(value)} characters is longer than {MAX_OP_REFERENCE}"
+    shape = op_shape(value)
+    body, sep, query = value[len("op://"):].partition("?")
     parts = body.split("/")
     if len(parts) not in (3, 4):
-        return f"op:// reference {value!r} has {len(parts)} path parts; it must be {OP_SHAPE}"
+        return f"op:// reference {shape} has {len(parts)} path parts; it must be {OP_SHAPE}"
     if not all(parts):
-        return f"op:// reference {value!r} has an empty vault, item, section or field name"
-    bad = [part for part in parts if not OP_PART_RE.match(part)]
+        return f"op:// reference {shape} has an empty vault, item, section or field name"
+    names = ("vault", "item", "field") if len(parts) == 3 else ("vault", "item", "section", "field")
+    bad = [name for name, part in zip(names, parts, strict=True) if not OP_PART_RE.fullmatch(part)]
     if bad:
-        return (f"op:// reference {value!r} has unsupported characters in {bad[0]!r} (1Password allows letters, "
-                f"digits, spaces, '-', '_' and '.'; use the item or field ID otherwise)")
-    if query and not OP_QUERY_RE.match(query):
-        return f"op:// reference {value!r} has an unsupported query {query!r} (?attribute=otp or ?ssh-format=openssh)"
+        return (f"op:// reference {shape} has unsupported characters in its {bad[0]} name (1Password allows "
+                f"letters, digits, spaces, '-', '_' and '.'; use the item or field ID otherwise)")
+    if sep and not OP_QUERY_RE.fullmatch(query):
+        return (f"op:// reference {shape} has an unsupported query (only ?attribute=otp, ?attribute=totp, "
+                f"?attribute=type or ?ssh-format=openssh)")
     return None
 
 
@@ -349,20 +478,35 @@ def _op_fix(value):
 
 def _check_value(value, spec, path, problems):
     """Structural check of one value against its spec; True when the value is usable."""
-    if not _is(value, spec.kind):
-        if spec.secret:
-            problems.add(path, op_reference_problem(value), _op_fix(value))
-        else:
-            problems.add(path, f"must be {KIND_WORDS[spec.kind]}, got {_describe(value)}", KIND_FIX[spec.kind])
-        return False
-    ok = True
     if spec.secret:
         problem = op_reference_problem(value)
         if problem:
             problems.add(path, problem, _op_fix(value))
-            ok = False
+            return False
+        return True
+    if spec.kind == "str" and isinstance(value, str):
+        problem = _text_problem(value, spec.text, spec.maxlen)
+        if problem:
+            problems.add(path, *problem)
+            return False
+        if spec.pattern is not None and not spec.pattern.fullmatch(value):
+            problems.add(path, f"{_show(value)} is not {spec.what}", spec.fix)
+            return False
+    elif spec.kind in ("int", "num") and isinstance(value, float) and not math.isfinite(value):
+        problems.add(path, f"must be a finite number, got {value}",
+                     f"{KIND_FIX[spec.kind]} (YAML reads .nan and .inf as not-a-number and infinity)")
+        return False
+    elif not _is(value, spec.kind):
+        problems.add(path, f"must be {KIND_WORDS[spec.kind]}, got {_describe(value)}", KIND_FIX[spec.kind])
+        return False
+    elif spec.kind in ("int", "num"):
+        problem = _number_problem(value, spec)
+        if problem:
+            problems.add(path, *problem)
+            return False
+    ok = True
     if spec.choices is not None and value not in spec.choices:
-        problems.add(path, f"{value!r} is not one of: {', '.join(map(str, spec.choices))}",
+        problems.add(path, f"{_show(value)} is not one of: {', '.join(map(str, spec.choices))}",
                      f"use one of: {', '.join(map(str, spec.choices))}")
         ok = False
     if spec.kind == "list" and spec.elements is not None:
@@ -373,7 +517,7 @@ def _check_value(value, spec, path, problems):
     elif spec.kind == "map" and spec.values is not None:
         for key, item in value.items():
             if not isinstance(key, str):
-                problems.add(path, f"has a key {key!r} that is {_describe(key)}, not a string", "quote the key")
+                problems.add(path, f"has a key {_show(key)} that is {_describe(key)}, not a string", "quote the key")
                 ok = False
                 continue
             ok = _check_value(item, spec.values, _join(path, key), problems) and ok
@@ -388,7 +532,8 @@ def _check_fields(value, fields, path, problems):
             known = ", ".join(sorted(fields))
             fix = (f'did you mean "{close}"? Known keys here: {known}' if close
                    else f"remove it; known keys here: {known}")
-            problems.add(_join(path, key), f'unknown key "{key}"', fix)
+            shown = f'"{key}"' if _is(key, "str") and len(key) <= 64 else _show(key)
+            problems.add(_join(path, key), f"unknown key {shown}", fix)
             ok = False
     for key, spec in fields.items():
         if value.get(key) is None:  # missing, or an explicit null: "not set"
@@ -502,9 +647,9 @@ def secret_sources(model, gateway):
     overrides = _get(gw, "secrets", "dict", {})
     for name, ref in sorted(_get(model, "farm_secrets", "dict", {}).items(), key=lambda item: str(item[0])):
         if name not in overrides:
-            sources.append((name, ref, f"farm_secrets.{name}"))
+            sources.append((name, ref, _join("farm_secrets", name)))
     for name, ref in sorted(overrides.items(), key=lambda item: str(item[0])):
-        sources.append((name, ref, f"farm_gateways[{index}].secrets.{name}"))
+        sources.append((name, ref, _join(f"farm_gateways[{index}].secrets", name)))
     providers = _get(model, "farm_model_providers", "dict", {})
     for name in used_providers(model, gateway):
         provider = _get(providers, name, "dict")
@@ -519,7 +664,7 @@ def secret_sources(model, gateway):
             continue
         for secret, ref in sorted(_get(channel, "secrets", "dict", {}).items(), key=lambda item: str(item[0])):
             sources.append((channel_secret_env(kind, account, secret), ref,
-                            f"farm_channels[{index}].secrets.{secret}"))
+                            _join(f"farm_channels[{index}].secrets", secret)))
     return sources
 
 
@@ -593,6 +738,59 @@ def _collect_secrets(value, spec, found):
             _collect_secrets(item, spec.values, found)
 
 
+PLAIN = (str, int, float, bool, type(None))
+NOT_PLAIN = (
+    ((bytes, bytearray), "is binary data (a !!binary value), not text",
+     "write text instead; a secret belongs in 1Password, written here as its op:// reference"),
+    ((datetime.date, datetime.time), "is a date or time (YAML reads an unquoted date or timestamp as one), not text",
+     "quote the value"),
+    ((set, frozenset), "is a set (!!set), not a list", "write a YAML list: [a, b] or one '- item' per line"),
+)
+
+
+def data_problems(value, path=""):
+    """Problems of a value that is not plain data (strings, numbers, booleans, null, lists and
+    mappings of them): YAML cycles (an alias inside its own anchor), binary values, timestamps, sets,
+    other tagged types and nesting deeper than MAX_DEPTH. None of these can be checked, rendered or
+    sent to a module, so validate() reports them alone."""
+    problems = Problems()
+    _walk(value, path, [], problems)
+    return problems.items
+
+
+def _walk(value, path, stack, problems):
+    where = path or "(model)"
+    if isinstance(value, PLAIN):
+        return
+    if isinstance(value, (dict, list, tuple)):
+        if any(value is outer for outer in stack):
+            problems.add(where, "contains itself (a YAML alias inside its own anchor makes a cycle)",
+                         "replace the alias (*name) with a copy of the value, or point it at an anchor outside it")
+            return
+        if len(stack) >= MAX_DEPTH:
+            problems.add(where, f"is nested more than {MAX_DEPTH} levels deep", "flatten it; the farm model needs "
+                         "no more than six levels")
+            return
+        stack.append(value)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, PLAIN):
+                    problems.add(where, f"has a key that is {_describe(key)}", "write the key as a quoted string")
+                    continue
+                _walk(item, _join(path, key), stack, problems)
+        else:
+            for index, item in enumerate(value):
+                _walk(item, f"{path}[{index}]", stack, problems)
+        stack.pop()
+        return
+    for types, msg, fix in NOT_PLAIN:
+        if isinstance(value, types):
+            problems.add(where, msg, fix)
+            return
+    problems.add(where, f"is a {type(value).__name__}, not plain data (a string, number, true/false, list or "
+                 f"mapping)", "remove the YAML tag or the template that produces this value")
+
+
 def format_problems(problems):
     """One message listing every problem: path, what is wrong, how to fix it."""
     noun = "problem" if len(problems) == 1 else "problems"
@@ -617,11 +815,14 @@ def validate(model, inventory_hosts=None, var_names=None):
         problems.add("", f"the model must be a mapping of {', '.join(TOP_LEVEL[:-1])}, got {_describe(model)}",
                      "pass the farm variables as one mapping")
         return problems.items
+    data = data_problems(model)
+    if data:
+        return data  # nothing else can be checked in a structure that is not plain data
     _check_var_names(var_names, problems)
     _check_fields(model, MODEL_SPEC, "", problems)
     hosts, where = _host_list(inventory_hosts)
     version = _get(model, "openclaw_version", "str")
-    if version is not None and not VERSION_RE.match(version):
+    if version is not None and not VERSION_RE.fullmatch(version):
         problems.add("openclaw_version", f"{version!r} is not an OpenClaw release version (YYYY.M.D)",
                      'write the release, for example "2026.9.6", quoted')
         version = None
@@ -696,10 +897,10 @@ def _check_gateways(model, hosts, where, version, problems):
         path = f"farm_gateways[{index}]"
         name = _get(gw, "name", "str")
         if name is not None:
-            if not GATEWAY_NAME_RE.match(name):
+            if not GATEWAY_NAME_RE.fullmatch(name):
                 problems.add(f"{path}.name",
-                             f"{name!r} cannot name a Nomad job and Consul service ({job_name(name)!r} must be a DNS "
-                             f"label)",
+                             f"{_show(name)} cannot name a Nomad job and Consul service "
+                             f"({_show(job_name(name))} must be a DNS label)",
                              "use lowercase letters, digits and '-', starting with a letter and ending with a letter "
                              "or digit, at most 54 characters")
             if name in gateways:
@@ -709,6 +910,7 @@ def _check_gateways(model, hosts, where, version, problems):
                 # Known even when invalid: references to it are not reported a second time.
                 gateways[name] = (index, gw)
         node = _get(gw, "node", "str")
+        node = node if node is not None and NODE_RE.fullmatch(node) else None
         if node is not None and hosts is not None and node not in hosts:
             close = _suggest(node, hosts)
             hint = f'did you mean "{close}"? ' if close else ""
@@ -718,15 +920,10 @@ def _check_gateways(model, hosts, where, version, problems):
         runtime = _get(gw, "runtime", "str")
         runtime = runtime if runtime in RUNTIMES else None if runtime is not None else DEFAULT_RUNTIME
         _check_runtime(gw, path, name, runtime, version, problems)
-        port = _opt(gw, "port", "int", GATEWAY["port"].default)
-        bridge = _opt(gw, "bridge_port", "int", GATEWAY["bridge_port"].default) if runtime != "launchd" else None
-        if port is not None and not 1024 <= port <= 65535 - DERIVED_PORT_SPAN:
-            problems.add(f"{path}.port", f"port {port} is outside 1024..{65535 - DERIVED_PORT_SPAN} (OpenClaw also "
-                         f"uses port+1 .. port+{DERIVED_PORT_SPAN})", "use the default 18789 or another free base port")
-            port = None
-        if bridge is not None and not 1024 <= bridge <= 65535:
-            problems.add(f"{path}.bridge_port", f"port {bridge} is outside 1024..65535", "use the default 18790")
-            bridge = None
+        # Out of range: reported by the structural check (the spec's bounds), left out of the clash check.
+        port = _bounded(_opt(gw, "port", "int", GATEWAY["port"].default), GATEWAY["port"])
+        bridge = _bounded(_opt(gw, "bridge_port", "int", GATEWAY["bridge_port"].default),
+                          GATEWAY["bridge_port"]) if runtime != "launchd" else None
         if port is not None and bridge is not None and port == bridge:
             problems.add(f"{path}.bridge_port", f"bridge_port equals port ({port})",
                          "use a different port for the bridge, by convention port + 1")
@@ -737,7 +934,7 @@ def _check_gateways(model, hosts, where, version, problems):
         _check_image(gw, path, version, problems)
         _check_resources(gw, path, problems)
         hostname = _get(gw, "hostname", "str")
-        if hostname is not None and not HOSTNAME_RE.match(hostname):
+        if hostname is not None and not HOSTNAME_RE.fullmatch(hostname):
             problems.add(f"{path}.hostname", f"{hostname!r} is not a valid DNS host name",
                          "use lowercase letters, digits, '-' and dots, for example openclaw.octant.lan")
     _check_port_clashes(by_node, problems)
@@ -779,17 +976,15 @@ def _check_image(gw, path, version, problems):
                      f"the tag: :{version}@sha256:...)")
 
 
+def _bounded(value, spec):
+    """value when it is within its spec's range, else None (the structural check reports it)."""
+    return value if value is not None and _number_problem(value, spec) is None else None
+
+
 def _check_resources(gw, path, problems):
     resources = _get(gw, "resources", "dict", {})
-    cpu = _get(resources, "cpu", "int")
-    memory = _get(resources, "memory", "int")
-    memory_max = _get(resources, "memory_max", "int")
-    if cpu is not None and cpu < MIN_CPU_MHZ:
-        problems.add(f"{path}.resources.cpu", f"{cpu} MHz is too little CPU for a gateway (at least {MIN_CPU_MHZ})",
-                     "use 2000 (the default)")
-    if memory is not None and memory < MIN_MEMORY_MB:
-        problems.add(f"{path}.resources.memory", f"{memory} MiB is below a gateway's measured peak (about 1.3 GB); "
-                     f"Nomad would OOM-kill it", f"use at least {MIN_MEMORY_MB}, 2048 recommended")
+    memory = _bounded(_opt(resources, "memory", "int", RESOURCES["memory"].default), RESOURCES["memory"])
+    memory_max = _bounded(_get(resources, "memory_max", "int"), RESOURCES["memory_max"])
     if memory_max is not None and memory is not None and memory_max < memory:
         problems.add(f"{path}.resources.memory_max", f"memory_max {memory_max} is below memory {memory}",
                      "raise memory_max to at least memory, or remove it")
@@ -831,7 +1026,7 @@ def _check_agents(model, gateways, problems):
         path = f"farm_agents[{index}]"
         agent_id = _get(agent, "id", "str")
         if agent_id is not None:
-            if not AGENT_ID_RE.match(agent_id):
+            if not AGENT_ID_RE.fullmatch(agent_id):
                 problems.add(f"{path}.id", f"{agent_id!r} is not a valid OpenClaw agent id",
                              "use 1-64 lowercase letters, digits, '_' and '-', not starting with '-'")
             if agent_id in agents:
@@ -849,11 +1044,11 @@ def _check_agents(model, gateways, problems):
         if name is not None and not name.strip():
             problems.add(f"{path}.name", "is empty", "give the agent a display name")
         for i, capability in enumerate(_get(agent, "capabilities", "list", [])):
-            if isinstance(capability, str) and not CAPABILITY_RE.match(capability):
+            if _is(capability, "str") and not CAPABILITY_RE.fullmatch(capability):
                 problems.add(f"{path}.capabilities[{i}]", f"{capability!r} is not a capability name",
                              "use lowercase letters, digits and '-', starting with a letter")
         for i, command in enumerate(_get(agent, "exec_allow", "list", [])):
-            if isinstance(command, str) and not COMMAND_RE.match(command):
+            if _is(command, "str") and not COMMAND_RE.fullmatch(command):
                 problems.add(f"{path}.exec_allow[{i}]", f"{command!r} is not a command name or path",
                              "list bare command names (nomad) or absolute paths (/usr/bin/nomad), no arguments")
         _check_heartbeat(agent, path, problems)
@@ -866,7 +1061,7 @@ def _check_heartbeat(agent, path, problems):
     if heartbeat is None:
         return
     every = _get(heartbeat, "every", "str")
-    if every is not None and not DURATION_RE.match(every.strip().lower()):
+    if every is not None and not DURATION_RE.fullmatch(every.lower()):
         problems.add(f"{path}.heartbeat.every", f"{every!r} is not an OpenClaw duration (cron syntax is not "
                      f"supported: OpenClaw schedules heartbeats by interval)",
                      'use an interval such as "30m", "1h" or "1h30m" ("0m" disables it); limit the hours with '
@@ -874,7 +1069,7 @@ def _check_heartbeat(agent, path, problems):
     hours = _get(heartbeat, "active_hours", "dict", {})
     for key in ("start", "end"):
         value = _get(hours, key, "str")
-        if value is not None and not CLOCK_RE.match(value):
+        if value is not None and not CLOCK_RE.fullmatch(value):
             problems.add(f"{path}.heartbeat.active_hours.{key}", f"{value!r} is not a time of day (HH:MM)",
                          'write it as "HH:MM", 00:00 to 24:00, quoted')
 
@@ -891,7 +1086,7 @@ def _check_workspace_files(agent, path, problems):
         elif name not in WORKSPACE_FILES:
             close = _suggest(name, WORKSPACE_FILES)
             hint = f'did you mean "{close}"? ' if close else ""
-            problems.add(where, f"{name!r} is not a workspace file OpenClaw reads",
+            problems.add(where, f"{_show(name)} is not a workspace file OpenClaw reads",
                          f"{hint}use some of: {', '.join(WORKSPACE_FILES)}")
         elif name in seen:
             problems.add(where, f"{name} is listed twice", "list each file once")
@@ -900,11 +1095,11 @@ def _check_workspace_files(agent, path, problems):
 
 def _check_providers(model, hosts, where, problems):
     for name, provider in sorted(_get(model, "farm_model_providers", "dict", {}).items(), key=lambda i: str(i[0])):
-        path = f"farm_model_providers.{name}"
+        path = _join("farm_model_providers", name)
         if not isinstance(name, str):
             continue
-        if not PROVIDER_NAME_RE.match(name):
-            problems.add(path, f"{name!r} is not a provider name",
+        if not PROVIDER_NAME_RE.fullmatch(name):
+            problems.add(path, f"{_show(name)} is not a provider name",
                          "use lowercase letters, digits and '-', starting with a letter (it prefixes model refs: "
                          "<provider>/<model>)")
         if not isinstance(provider, dict):
@@ -913,7 +1108,7 @@ def _check_providers(model, hosts, where, problems):
         if provider.get("base_url") is None and name not in PROVIDERS_WITH_BUILTIN_URL:
             problems.add(f"{path}.base_url", "is required for this provider",
                          "add base_url: http://<host>:<port>/v1 (the OpenAI-compatible endpoint)")
-        elif base_url is not None and not URL_RE.match(base_url):
+        elif base_url is not None and not URL_RE.fullmatch(base_url):
             problems.add(f"{path}.base_url", f"{base_url!r} is not an http(s) URL",
                          "write it as http://<host>:<port>/v1")
         if provider.get("api_key") is None and name in PROVIDERS_NEEDING_KEY:
@@ -925,7 +1120,7 @@ def _check_providers(model, hosts, where, problems):
                          "list the nodes whose gateways can reach base_url, or remove local_to (every gateway may "
                          "use it)")
         for i, node in enumerate(local_to or []):
-            if isinstance(node, str) and hosts is not None and node not in hosts:
+            if _is(node, "str") and hosts is not None and node not in hosts:
                 close = _suggest(node, hosts)
                 hint = f'did you mean "{close}"? ' if close else ""
                 problems.add(f"{path}.local_to[{i}]", f"node {node!r} is not in the inventory ({where}: "
@@ -943,10 +1138,6 @@ def _check_providers(model, hosts, where, problems):
                 problems.add(f"{path}.models[{i}].id",
                              f"duplicate model id {model_id!r} (also models[{seen[model_id]}])", "list each model once")
             seen.setdefault(model_id, i)
-            for key in ("context_window", "max_tokens"):
-                number = _get(entry, key, "int")
-                if number is not None and number <= 0:
-                    problems.add(f"{path}.models[{i}].{key}", f"must be positive, got {number}", "use a token count")
 
 
 def _offered(model):
@@ -967,7 +1158,7 @@ def _check_agent_models(model, problems):
         refs += [(f"fallbacks[{i}]", ref) for i, ref in enumerate(_get(spec, "fallbacks", "list", []))]
         seen = set()
         for where, ref in refs:
-            if not isinstance(ref, str):
+            if not _is(ref, "str"):
                 continue
             path = f"farm_agents[{index}].model.{where}"
             parts = split_model_ref(ref)
@@ -1036,7 +1227,7 @@ def _check_agent_links(model, gateways, agents, problems):
         for key in ("may_message", "may_spawn"):
             seen = set()
             for i, target in enumerate(_get(agent, key, "list", [])):
-                if not isinstance(target, str):
+                if not _is(target, "str"):
                     continue
                 path = f"farm_agents[{index}].{key}[{i}]"
                 if target == own_id:
@@ -1072,7 +1263,7 @@ def _check_channels(model, gateways, agents, problems):
         kind = kind if kind in CHANNEL_KINDS else None
         account = _opt(channel, "account", "str", DEFAULT_ACCOUNT)
         gateway = _get(channel, "gateway", "str")
-        if account is not None and not ACCOUNT_RE.match(account):
+        if account is not None and not ACCOUNT_RE.fullmatch(account):
             problems.add(f"{path}.account", f"{account!r} is not a valid account id",
                          "use lowercase letters, digits, '_' and '-' (default: default)")
             account = None
@@ -1105,7 +1296,7 @@ def _check_channels(model, gateways, agents, problems):
 
 def _check_dm_policy(channel, path, problems):
     policy = _get(channel, "dm_policy", "str", CHANNEL["dm_policy"].default)
-    allow_from = [a for a in _get(channel, "allow_from", "list", []) if isinstance(a, str)]
+    allow_from = [a for a in _get(channel, "allow_from", "list", []) if _is(a, "str")]
     if policy == "open" and "*" not in allow_from:
         problems.add(f"{path}.allow_from", 'dm_policy "open" needs allow_from ["*"]; without it OpenClaw drops '
                      "every direct message", 'set allow_from: ["*"], or use dm_policy pairing or allowlist')
@@ -1123,12 +1314,13 @@ def _check_channel_secrets(channel, kind, path, problems):
     for name in sorted(secrets):
         if name not in needed:
             if not needed:
-                problems.add(f"{path}.secrets.{name}", f"{kind} takes no secrets (it is linked once by QR code; the "
-                             f"credentials stay in the gateway's state folder)", "remove secrets from this channel")
+                problems.add(_join(f"{path}.secrets", name), f"{kind} takes no secrets (it is linked once by QR "
+                             f"code; the credentials stay in the gateway's state folder)",
+                             "remove secrets from this channel")
             else:
                 close = _suggest(name, needed)
                 hint = f'did you mean "{close}"? ' if close else "remove it; "
-                problems.add(f"{path}.secrets.{name}", f"unknown {kind} secret {name!r}",
+                problems.add(_join(f"{path}.secrets", name), f"unknown {kind} secret {_show(name)}",
                              f"{hint}{kind} takes: {', '.join(needed)}")
     for name in needed:
         if name not in secrets:
@@ -1189,15 +1381,17 @@ def _check_bindings(channel, kind, gateway, known, agents, path, problems):
 
 def _check_secrets(model, gateways, problems):
     for name in sorted(_get(model, "farm_secrets", "dict", {}), key=str):
-        if isinstance(name, str) and not ENV_NAME_RE.match(name):
-            problems.add(f"farm_secrets.{name}", f"{name!r} is not an environment variable name OpenClaw can refer to",
+        if isinstance(name, str) and not ENV_NAME_RE.fullmatch(name):
+            problems.add(_join("farm_secrets", name), f"{_show(name)} is not an environment variable name OpenClaw "
+                         f"can refer to",
                          "use uppercase letters, digits and '_', starting with a letter (for example LITELLM_API_KEY)")
     for gateway in sorted(gateways or {}):
         gw = gateways[gateway]
         index = next(i for i, g in _entries(model, "farm_gateways") if g is gw)
         for name in sorted(_get(gw, "secrets", "dict", {}), key=str):
-            if isinstance(name, str) and not ENV_NAME_RE.match(name):
-                problems.add(f"farm_gateways[{index}].secrets.{name}", f"{name!r} is not an environment variable name "
+            if isinstance(name, str) and not ENV_NAME_RE.fullmatch(name):
+                problems.add(_join(f"farm_gateways[{index}].secrets", name), f"{_show(name)} is not an environment "
+                             f"variable name "
                              f"OpenClaw can refer to", "use uppercase letters, digits and '_', starting with a letter")
         sources = {}
         for env, ref, path in secret_sources(model, gateway):
@@ -1278,34 +1472,14 @@ def _check_bus(model, gateways, agents, problems):
     bus = _get(model, "farm_bus", "dict")
     if bus is None:
         return
-    port = _get(bus, "port", "int")
-    if port is not None and not 1024 <= port <= 65535:
-        problems.add("farm_bus.port", f"port {port} is outside 1024..65535", "use the default 8765")
     image = _get(bus, "image", "str")
     if image is not None and image_tag(image) is None:
         problems.add("farm_bus.image", f"image {image!r} has no tag",
                      "pin it, for example localhost/openclaw-bus:0.1.0")
     prefix = _get(bus, "server_prefix", "str")
-    if prefix is not None and not BUS_SERVER_RE.match(prefix):
+    if prefix is not None and not BUS_SERVER_RE.fullmatch(prefix):
         problems.add("farm_bus.server_prefix", f"{prefix!r} cannot prefix an MCP server name",
                      "use lowercase letters, digits and '_', starting with a letter, at most 32 characters")
-    thresholds = _get(bus, "thresholds", "dict", {})
-    ratio = _get(thresholds, "min_delivery_ratio", "num")
-    if ratio is not None and not 0 <= ratio <= 1:
-        problems.add("farm_bus.thresholds.min_delivery_ratio", f"{ratio} is not a ratio between 0 and 1",
-                     "write it as a fraction, for example 0.999 for 99.9 %")
-    for key in ("max_p50_ms", "max_p99_ms", "min_throughput", "max_requests_per_message"):
-        number = _get(thresholds, key, "num")
-        if number is not None and number < 0:
-            problems.add(f"farm_bus.thresholds.{key}", f"must not be negative, got {number}", "use a positive number")
-    bench = _get(bus, "bench", "dict", {})
-    for key in ("messages", "senders"):
-        number = _get(bench, key, "int")
-        if number is not None and number < 1:
-            problems.add(f"farm_bus.bench.{key}", f"must be at least 1, got {number}", "use a positive whole number")
-    for i, size in enumerate(_get(bench, "batches", "list", [])):
-        if isinstance(size, int) and size < 1:
-            problems.add(f"farm_bus.bench.batches[{i}]", f"must be at least 1, got {size}", "use batch sizes >= 1")
     if not _get(bus, "enabled", "bool", False):
         return
     # One bus process per node serves the gateway of that node (openclaw-bus serve takes one gateway).

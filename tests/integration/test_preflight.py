@@ -120,7 +120,7 @@ CASES = {
         ("farm_model_providers.litellm.api_key", "is not an op:// reference; secrets must never be written into "
                                                  "the model")]),
     "op_reference_syntax": (_set(("farm_channels", 1, "secrets", "token"), "op://OctantLab//bot-token"), {}, [
-        ("farm_channels[1].secrets.token", "op:// reference 'op://OctantLab//bot-token' has an empty vault, item, "
+        ("farm_channels[1].secrets.token", "op:// reference op://<9 chars>/<empty>/<9 chars> has an empty vault, item, "
                                            "section or field name")]),
     "dm_open_needs_star": (_set(("farm_channels", 0, "dm_policy"), "open"), {}, [
         ("farm_channels[0].allow_from", 'dm_policy "open" needs allow_from ["*"]; without it OpenClaw drops every '

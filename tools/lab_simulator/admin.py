@@ -3,13 +3,54 @@ optional --admin port); never written to the request log."""
 
 from __future__ import annotations
 
+import math
+
 from .httpcore import HttpError, Router, json_response
 
 SERVICES = ("consul", "nomad")
+# Bounds of the admin values: a latency or a clock step above a day is a mistake, not a test.
+MAX_SECONDS = 86400.0
+MAX_FAULT_COUNT = 1000000
+
+
+def _body(request):
+    """The JSON object of an admin request ({} when empty); 400 for anything else."""
+    body = request.json({})
+    if not isinstance(body, dict):
+        raise HttpError(400, f"the body must be a JSON object, got {type(body).__name__}")
+    return body
+
+
+def _number(body, key, default, maximum=MAX_SECONDS):
+    """A finite, non-negative number no larger than maximum (booleans and strings are refused)."""
+    value = body.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise HttpError(400, f"{key} must be a number, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value) or not 0 <= value <= maximum:
+        raise HttpError(400, f"{key} must be a finite number from 0 to {maximum:g}, got {value}")
+    return float(value)
+
+
+def _integer(body, key, default, minimum, maximum):
+    value = body.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise HttpError(400, f"{key} must be a whole number, got {type(value).__name__}")
+    if not minimum <= value <= maximum:
+        raise HttpError(400, f"{key} must be from {minimum} to {maximum}, got {value}")
+    return value
+
+
+def _text(body, key, required=False):
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise HttpError(400, f"{key} must be a string, got {type(value).__name__}")
+    return value
 
 
 def _service(name):
-    if name not in SERVICES:
+    if not isinstance(name, str) or name not in SERVICES:
         raise HttpError(400, f"service must be one of {', '.join(SERVICES)}, got {name!r}")
     return name
 
@@ -34,11 +75,12 @@ def _service_state(lab, request, service, action):
 
 
 def _latency(lab, request):
-    body = request.json({})
-    seconds = float(body.get("seconds", body.get("ms", 0) / 1000.0))
-    if seconds < 0:
-        raise HttpError(400, "latency must be >= 0")
-    services = [_service(body["service"])] if body.get("service") else list(SERVICES)
+    body = _body(request)
+    if "seconds" in body:
+        seconds = _number(body, "seconds", 0)
+    else:
+        seconds = _number(body, "ms", 0, MAX_SECONDS * 1000) / 1000.0
+    services = [_service(body["service"])] if body.get("service") is not None else list(SERVICES)
     with lab.cond:
         for name in services:
             lab.latency[name] = seconds
@@ -46,19 +88,19 @@ def _latency(lab, request):
 
 
 def _add_fault(lab, request):
-    body = request.json({})
-    if not body.get("path", "").startswith("/"):
+    body = _body(request)
+    path = body.get("path")
+    if not isinstance(path, str) or not path.startswith("/"):
         raise HttpError(400, "fault needs a path prefix starting with '/', e.g. /v1/kv/")
     fault = {
-        "service": _service(body["service"]) if body.get("service") else None,
-        "path": body["path"],
-        "method": (body.get("method") or "").upper() or None,
-        "status": int(body.get("status", 500)),
-        "body": body.get("body"),
-        "remaining": int(body.get("count", 1)),
+        "service": _service(body["service"]) if body.get("service") is not None else None,
+        "path": path,
+        "method": (_text(body, "method") or "").upper() or None,
+        # An HTTP status line takes 100..599.
+        "status": _integer(body, "status", 500, 100, 599),
+        "body": _text(body, "body"),
+        "remaining": _integer(body, "count", 1, 1, MAX_FAULT_COUNT),
     }
-    if fault["remaining"] < 1:
-        raise HttpError(400, "count must be >= 1")
     with lab.cond:
         lab.faults.append(fault)
     return json_response(fault)
@@ -95,22 +137,40 @@ def _fail_deployment(lab, request, job):
 
 def _config(lab, request):
     if request.method == "PUT" or request.method == "POST":
-        body = request.json({})
+        body = _body(request)
         unknown = sorted(set(body) - set(lab.config))
         if unknown:
             raise HttpError(400, f"unknown config keys {unknown}; known: {sorted(lab.config)}")
         if "txn_max_ops" in body and body["txn_max_ops"] not in (64, 128):
             raise HttpError(400, "txn_max_ops must be 64 (Consul < 1.14) or 128 (Consul >= 1.14)")
+        for key, value in body.items():
+            _config_value(key, value, lab.config[key])
         with lab.cond:
             lab.config.update(body)
     return json_response(lab.config)
 
 
+def _config_value(key, value, current):
+    """A config value must have the type of the one it replaces; numbers finite and non-negative."""
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise HttpError(400, f"{key} must be true or false, got {type(value).__name__}")
+    elif isinstance(current, int):
+        _integer({key: value}, key, None, 0, MAX_CONFIG_INT)
+    elif isinstance(current, float):
+        _number({key: value}, key, None, MAX_SECONDS)
+
+
+# The largest whole-number setting (kv_max_value_size, job_max_count): bounded so the lab never allocates more.
+MAX_CONFIG_INT = 64 * 1024 * 1024
+
+
 def _clock(lab, request):
-    body = request.json({})
-    seconds = float(body.get("advance", 0))
-    if seconds < 0:
+    body = _body(request)
+    value = body.get("advance", 0)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
         raise HttpError(400, "the lab clock only moves forward")
+    seconds = _number(body, "advance", 0, 366 * MAX_SECONDS)
     lab.advance_clock(seconds)
     return json_response({"offset": lab.clock_offset})
 

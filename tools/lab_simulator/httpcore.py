@@ -10,6 +10,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+# The largest request body the lab reads (lab config max_request_body): far above any job, variable or
+# transaction (Consul's own KV and txn limits are 512 KiB), so a client cannot make the lab allocate without bound.
+MAX_REQUEST_BODY = 8 * 1024 * 1024
+
 
 class HttpError(Exception):
     """Raised by handlers to answer with a status and a plain-text (or JSON) body."""
@@ -34,6 +38,7 @@ class Request:
             self.query[key] = value
         self.headers = headers
         self.body = body
+        self.refusal = None  # a Response the listener decided before reading the body
 
     def has(self, name):
         return name in self.query
@@ -237,12 +242,32 @@ def _make_handler(listener):
             pass
 
         def _handle(self):
-            length = int(self.headers.get("Content-Length") or 0)
+            refusal = self._refusal()
+            length = int(self.headers.get("Content-Length") or 0) if refusal is None else 0
             body = self.rfile.read(length) if length else b""
             request = Request(listener.service, self.command, self.path, self.headers, body)
+            # The app answers with the refusal, so the request log still shows the attempt.
+            request.refusal = refusal
             if request.path.startswith("/_lab/"):
                 self.server.spared.add(self.connection)
-            response = listener.app(request)
+            self._send(listener.app(request))
+
+        def _refusal(self):
+            """A response for a body the lab will not read: a Content-Length that is no number, or
+            larger than max_request_body (refused before any byte of it is allocated)."""
+            text = (self.headers.get("Content-Length") or "0").strip()
+            if not (text.isascii() and text.isdigit()):
+                self.close_connection = True
+                return Response(400, f"Invalid Content-Length: {text[:32]!r}", {"Connection": "close"})
+            limit = listener.lab.config.get("max_request_body", MAX_REQUEST_BODY)
+            if int(text) > limit:
+                self.close_connection = True
+                # Consul's wording (agent/http.go, kv_max_value_size); Nomad has no limit of its own.
+                return Response(413, f"Request body({int(text)} bytes) too large, max size: {limit} bytes",
+                                {"Connection": "close"})
+            return None
+
+        def _send(self, response):
             response.headers.setdefault("Content-Length", str(len(response.body)))
             try:
                 self.send_response(response.status)

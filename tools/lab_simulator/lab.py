@@ -19,6 +19,11 @@ DEFAULT_CONFIG = {
     "txn_max_ops": 64,
     # Consul kv_max_value_size.
     "kv_max_value_size": 512 * 1024,
+    # The largest request body any listener reads (413 above it, before reading).
+    "max_request_body": 8 * 1024 * 1024,
+    # Nomad server job_max_count (total Count of a job's groups; Nomad's default is 50000, the lab
+    # allocates every instance, so it takes what a homelab server could set).
+    "job_max_count": 1000,
     # Seconds a new allocation needs to be healthy (Nomad update.min_healthy_time stand-in).
     "deployment_healthy_seconds": 2.0,
     # Consul blocking query default and max wait; Nomad default and max wait.
@@ -156,11 +161,11 @@ class Lab:
         if request.path.startswith("/_lab/"):
             from .admin import handle_admin
 
-            return self._guard(lambda: handle_admin(self, request))
+            return request.refusal or self._guard(lambda: handle_admin(self, request))
         delay = self.latency.get(request.service, 0.0)
         if delay:
             time.sleep(delay)
-        response = self._injected_fault(request)
+        response = request.refusal or self._injected_fault(request)
         if response is None:
             response = self._guard(lambda: app(request))
         with self.cond:

@@ -54,7 +54,7 @@ def _decode(nomad, request, envelope, path_id, id_missing, id_mismatch):
     namespace = request.arg("namespace") or fields.get("Namespace") or api_job.get("Namespace") or "default"
     auth = authorize(nomad.st, request)
     job = canonicalize(api_job, namespace, "global")
-    errors = job_errors(job)
+    errors = job_errors(job, nomad.lab.config["job_max_count"])
     if errors:
         fail(500, errors)
     if namespace not in nomad.st.namespaces:

@@ -14,11 +14,15 @@ _OPERANDS = ("=", "==", "is", "!=", "not", "<", "<=", ">", ">=")
 _SETS = ("set_contains", "set_contains_all", "set_contains_any")
 
 
-def job_errors(job):
-    """The error text Nomad answers (HTTP 500) for an invalid job, or None."""
+def job_errors(job, max_count=0):
+    """The error text Nomad answers (HTTP 500) for an invalid job, or None. `max_count` is the server's
+    job_max_count (0: no limit), checked by the jobValidate admission hook like Nomad does."""
     errors = _job(job)
     if not 1 <= job["Priority"] <= 100:
         errors.append("job priority must be between [1, 100]")
+    total = sum(group["Count"] for group in job["TaskGroups"] or [])
+    if max_count > 0 and total > max_count:
+        errors.append(f"total count was greater than configured job_max_count: {total} > {max_count}")
     return multierror(errors) if errors else None
 
 

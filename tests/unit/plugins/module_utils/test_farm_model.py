@@ -315,7 +315,7 @@ CASES = {
         ("farm_channels[0].secrets.bot_token",
          "is not an op:// reference; secrets must never be written into the model")]),
     "op_syntax": (case_op_syntax, [
-        ("farm_secrets.OPENCLAW_GATEWAY_TOKEN", "op:// reference 'op://Homelab/token' has 2 path parts; it must be "
+        ("farm_secrets.OPENCLAW_GATEWAY_TOKEN", "op:// reference op://<7 chars>/<5 chars> has 2 path parts; it must be "
                                                 "op://<vault>/<item>/<field> or op://<vault>/<item>/<section>/<field>")]),
     "dm_open_without_star": (case_dm_open_without_star, [
         ("farm_channels[1].allow_from", 'dm_policy "open" needs allow_from ["*"]; without it OpenClaw drops every '
@@ -361,8 +361,8 @@ CASES = {
     "guild_on_slack": (case_guild_on_slack, [
         ("farm_channels[0].bindings[1].guild", "guild only applies to discord, not slack")]),
     "memory": (case_memory, [
-        ("farm_gateways[0].resources.memory", "512 MiB is below a gateway's measured peak (about 1.3 GB); Nomad "
-                                              "would OOM-kill it")]),
+        ("farm_gateways[0].resources.memory", "512 is outside 1280..1048576 MiB (a gateway peaks at about 1.3 GB; "
+                                              "below that Nomad would OOM-kill it)")]),
     "gateway_without_agents": (case_gateway_without_agents, [
         ("farm_gateways[1]", "gateway 'spare' has no agents")]),
     "provider_incomplete": (case_provider_incomplete, [
@@ -483,8 +483,8 @@ def test_heartbeat_durations_openclaw_accepts(model, every):
     ("op://Homelab/item/one-time password?attribute=otp", None),
     ("op://Homelab/item/field/extra/part", "has 5 path parts"),
     ("op://Homelab//field", "has an empty vault, item, section or field name"),
-    ("op://Homelab/it*em/field", "has unsupported characters in 'it*em'"),
-    ("op://Homelab/item/field?reveal=true", "has an unsupported query 'reveal=true'"),
+    ("op://Homelab/it*em/field", "op://<7 chars>/<5 chars>/<5 chars> has unsupported characters in its item name"),
+    ("op://Homelab/item/field?reveal=true", "op://<7 chars>/<4 chars>/<5 chars>?<query> has an unsupported query"),
     ("vault://Homelab/item/field", "is not an op:// reference"),
 ])
 def test_op_reference_syntax(reference, problem):
