@@ -148,7 +148,9 @@ def test_serve_subprocess_end_to_end(farm, tmp_path):
         # srv-b's relay cannot reach its gateway (port 9): the message waits with its attempt counted
         time.sleep(1.5)
         entries, _ = farm.consul("srv-b").list(farm.layout.inbox("srv-b"))
-        assert len(entries) == 1 and json.loads(entries[0].value)["metadata"]["attempt"] >= 1
+        assert len(entries) == 1 and entries[0].modify_index == entries[0].create_index  # messages are write-once
+        mark = json.loads(farm.consul("srv-b").get(farm.layout.hwm_key("srv-b", "srv-a"))[0].value)
+        assert mark["attempts"][str(int(entries[0].key.rsplit("/", 1)[1]))][1] >= 1  # counted in srv-b's hwm
     finally:
         proc.send_signal(signal.SIGTERM)
         output = proc.communicate(timeout=20)[0]
