@@ -202,11 +202,24 @@ class BusService:
                     batch = inbox.receive(max(deadline - time.monotonic(), 0), select=select)
                     if batch.messages or time.monotonic() >= deadline:
                         break
+                if agent not in self.relayed:  # (the relay does this for relayed agents)
+                    self._housekeep(agent, inbox, batch)
         except (ConsulError, BusError) as exc:
             raise ToolError(f"Consul is unavailable; could not read your inbox ({exc}). Retry later.") from None
         messages = batch.messages[:max_messages]
         return InboxResult(messages=[BusMessage.model_validate(m.envelope) for m in messages],
                            pending=len(batch.messages))
+
+    @staticmethod
+    def _housekeep(agent, inbox, batch):
+        """Dead-letter what is malformed or expired and drop duplicates now, not at the agent's next ack:
+        nothing the agent could see changes. Best effort: the next call or ack tries again."""
+        done, dead = batch.housekeeping()
+        if done or dead:
+            try:
+                inbox.ack(done, dead, refresh=False)
+            except (ConsulError, BusError) as exc:
+                log.warning("check_inbox of %s: housekeeping postponed: %s", agent, exc)
 
     def list_dead_letters(self, agent, max_items=20):
         bus = self._bus(agent)
