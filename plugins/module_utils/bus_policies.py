@@ -49,9 +49,15 @@ def normalize_model(model):
         if agent_id in agents:
             raise BusPolicyError(f"agent {agent_id!r} is listed twice")
         may = agent.get("may_message") or []
-        if not isinstance(may, list):
+        if not isinstance(may, list) or not all(isinstance(m, str) for m in may):
             raise BusPolicyError(f"agents[{i}].may_message must be a list of agent ids")
-        agents[agent_id] = {"may_message": [str(m) for m in may], "gateway": agent.get("gateway") or ""}
+        for name in ("name", "description"):
+            if not isinstance(agent.get(name) or "", str):
+                raise BusPolicyError(f"agents[{i}].{name} must be a string")
+        capabilities = agent.get("capabilities") or []
+        if not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities):
+            raise BusPolicyError(f"agents[{i}].capabilities must be a list of strings")
+        agents[agent_id] = {"may_message": list(may), "gateway": agent.get("gateway") or ""}
     for agent_id, agent in agents.items():
         unknown = [m for m in agent["may_message"] if m not in agents]
         if unknown:
@@ -64,6 +70,8 @@ def normalize_model(model):
         if not isinstance(gateway, dict):
             raise BusPolicyError(f"gateways[{i}] must be a mapping")
         name = _check_id(gateway.get("name"), f"gateways[{i}].name")
+        if not isinstance(gateway.get("node") or "", str):
+            raise BusPolicyError(f"gateways[{i}].node must be a string")
         gateways[name] = {"node": gateway.get("node") or ""}
     return agents, gateways
 

@@ -59,9 +59,15 @@ def normalize_model(model):
         if agent_id in agents:
             raise BusError(f"agent {agent_id!r} is listed twice")
         may = agent.get("may_message") or []
-        if not isinstance(may, list):
+        if not isinstance(may, list) or not all(isinstance(m, str) for m in may):
             raise BusError(f"agents[{i}].may_message must be a list of agent ids")
-        agents[agent_id] = {"may_message": [str(m) for m in may], "gateway": agent.get("gateway") or "",
+        for name in ("name", "description"):
+            if not isinstance(agent.get(name) or "", str):
+                raise BusError(f"agents[{i}].{name} must be a string")
+        capabilities = agent.get("capabilities") or []
+        if not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities):
+            raise BusError(f"agents[{i}].capabilities must be a list of strings")
+        agents[agent_id] = {"may_message": list(may), "gateway": agent.get("gateway") or "",
                             "capabilities": list(agent.get("capabilities") or []),
                             "name": agent.get("name") or agent_id, "description": agent.get("description") or ""}
     for agent_id, agent in agents.items():
@@ -75,6 +81,8 @@ def normalize_model(model):
         if not isinstance(gateway, dict):
             raise BusError(f"gateways[{i}] must be a mapping")
         name = check_agent_id(gateway.get("name"), f"gateways[{i}].name")
+        if not isinstance(gateway.get("node") or "", str):
+            raise BusError(f"gateways[{i}].node must be a string")
         gateways[name] = {"node": gateway.get("node") or ""}
     return agents, gateways
 

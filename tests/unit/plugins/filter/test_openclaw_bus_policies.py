@@ -63,6 +63,11 @@ BROKEN = [
     {"agents": [{"id": "a"}], "gateways": [{"name": "bad name"}]},
     {"agents": [{"id": "a\n"}]},                                # a trailing newline passes `$` alone
     {"agents": [{"id": "a"}], "gateways": [{"name": "main\n"}]},
+    {"agents": [{"id": "a", "may_message": [["b"]]}, {"id": "b"}]},
+    {"agents": [{"id": "a", "capabilities": 5}]},
+    {"agents": [{"id": "a", "capabilities": "general"}]},
+    {"agents": [{"id": "a", "description": ["x"]}]},
+    {"agents": [{"id": "a"}], "gateways": [{"name": "main", "node": 5}]},
 ]
 
 
