@@ -8,7 +8,9 @@ Per agent A (policy `openclaw-bus-agent-A`): write on its own `in/`, `hwm/` and 
 each recipient R it may write to, write on `<bus>/R/in/A/` (only under its own sender name) and read
 on `<bus>/R/hwm/A`; read on the registry. Per gateway G on node N (policy `openclaw-bus-gateway-G`,
 the token of the bus process): write on its registry keys, read on the registry, write on session N.
-See src/openclaw_bus/README.md for the reasoning (and the accepted own-inbox trade-off)."""
+Under `<bus>/R/in/A/` the sender may create its messages and withdraw (delete) unread ones; it may
+not change one (Consul cannot refuse it: R dead-letters any entry whose ModifyIndex is not its
+CreateIndex). See src/openclaw_bus/README.md for the reasoning (and the accepted own-inbox trade-off)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ class BusPolicyError(ValueError):
 
 
 def _check_id(value, what):
-    if not isinstance(value, str) or not AGENT_ID.match(value):
+    if not isinstance(value, str) or not AGENT_ID.fullmatch(value):  # `$` alone lets a newline through
         raise BusPolicyError(f"invalid {what} {value!r}: use 1-64 characters from A-Z a-z 0-9 _ - "
                              "starting with a letter or digit")
     return value
@@ -47,9 +49,15 @@ def normalize_model(model):
         if agent_id in agents:
             raise BusPolicyError(f"agent {agent_id!r} is listed twice")
         may = agent.get("may_message") or []
-        if not isinstance(may, list):
+        if not isinstance(may, list) or not all(isinstance(m, str) for m in may):
             raise BusPolicyError(f"agents[{i}].may_message must be a list of agent ids")
-        agents[agent_id] = {"may_message": [str(m) for m in may], "gateway": agent.get("gateway") or ""}
+        for name in ("name", "description"):
+            if not isinstance(agent.get(name) or "", str):
+                raise BusPolicyError(f"agents[{i}].{name} must be a string")
+        capabilities = agent.get("capabilities") or []
+        if not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities):
+            raise BusPolicyError(f"agents[{i}].capabilities must be a list of strings")
+        agents[agent_id] = {"may_message": list(may), "gateway": agent.get("gateway") or ""}
     for agent_id, agent in agents.items():
         unknown = [m for m in agent["may_message"] if m not in agents]
         if unknown:
@@ -62,6 +70,8 @@ def normalize_model(model):
         if not isinstance(gateway, dict):
             raise BusPolicyError(f"gateways[{i}] must be a mapping")
         name = _check_id(gateway.get("name"), f"gateways[{i}].name")
+        if not isinstance(gateway.get("node") or "", str):
+            raise BusPolicyError(f"gateways[{i}].node must be a string")
         gateways[name] = {"node": gateway.get("node") or ""}
     return agents, gateways
 
@@ -89,7 +99,8 @@ def agent_rules(agent_id, allowed, may_message=None, bus_root=BUS_ROOT, registry
              _block("key_prefix", f"{bus_root}/{agent_id}/dead/", "write")]
     for recipient in allowed:
         why = "may message" if recipient in may_message else "may reply to (it may message this agent)"
-        lines.append(f"# {why} {recipient}: write only as itself; read its own high-water mark there.")
+        lines.append(f"# {why} {recipient}: write only as itself; read its own high-water mark there. Write")
+        lines.append(f"# also lets it withdraw (delete) its unread messages; {recipient} dead-letters any it changes.")
         lines.append(_block("key_prefix", f"{bus_root}/{recipient}/in/{agent_id}/", "write"))
         lines.append(_block("key", f"{bus_root}/{recipient}/hwm/{agent_id}", "read"))
     lines.append("# The registry: who exists, what they can do, which gateways are alive.")

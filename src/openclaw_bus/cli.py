@@ -26,6 +26,28 @@ def _common_consul(parser, roots=True):
         parser.add_argument("--registry-root", default="openclaw/registry", help="KV root of the registry")
 
 
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not value > 0 or value != value or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text!r}")
+        return value
+    return parse
+
+
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 600:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 600 seconds, got {text!r}")
+    return value
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="openclaw-bus", description=__doc__)
     parser.add_argument("--version", action="version", version=f"openclaw-bus {__version__}")
@@ -45,13 +67,13 @@ def build_parser():
     send.add_argument("--reply-to", help="messageId this answers")
     send.add_argument("--message-id", help="idempotency key")
     send.add_argument("--ttl", type=int, default=TTL_DEFAULT, help="seconds the message may wait (default 1 day)")
-    send.add_argument("--wait-reply", type=float, default=0, metavar="SECONDS", help="wait for the answer")
+    send.add_argument("--wait-reply", type=_seconds, default=0, metavar="SECONDS", help="wait for the answer")
 
     inbox = sub.add_parser("inbox", help="read (and optionally ack) an agent's inbox")
     _common_consul(inbox)
     inbox.add_argument("--agent", required=True)
-    inbox.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="block up to this long")
-    inbox.add_argument("--max", type=int, default=100)
+    inbox.add_argument("--wait", type=_seconds, default=0, metavar="SECONDS", help="block up to this long")
+    inbox.add_argument("--max", type=_positive(int), default=100)
     inbox.add_argument("--ack", action="store_true", help="acknowledge what is printed")
 
     pol = sub.add_parser("policies", help="print the Consul ACL policies generated from the farm model")
@@ -66,14 +88,14 @@ def build_parser():
     _common_consul(bench, roots=False)
     bench.add_argument("--prefix", help="KV prefix for the run (default openclaw-bench/<random>; deleted after; "
                                         "the token needs write on it)")
-    bench.add_argument("--messages", type=int, default=1000)
-    bench.add_argument("--rate", type=float, default=200.0, help="messages/s in the latency phase")
-    bench.add_argument("--senders", type=int, default=4, help="concurrent senders in the throughput phase")
+    bench.add_argument("--messages", type=_positive(int), default=1000)
+    bench.add_argument("--rate", type=_positive(float), default=200.0, help="messages/s in the latency phase")
+    bench.add_argument("--senders", type=_positive(int), default=4, help="concurrent senders in the throughput phase")
     bench.add_argument("--batches", default="1,10,100", help="batch sizes of the economy phase")
     bench.add_argument("--baseline-messages", type=int, default=100,
                        help="messages for the 5 s polling baseline (0: skip it)")
-    bench.add_argument("--baseline-window", type=float, default=20.0, metavar="SECONDS")
-    bench.add_argument("--poll-interval", type=float, default=5.0, metavar="SECONDS")
+    bench.add_argument("--baseline-window", type=_positive(float), default=20.0, metavar="SECONDS")
+    bench.add_argument("--poll-interval", type=_positive(float), default=5.0, metavar="SECONDS")
     bench.add_argument("--txn-max-ops", type=int, default=64, choices=[64, 128])
     bench.add_argument("--lab-admin", help="lab simulator admin URL: cross-check counts with /_lab/requests")
     bench.add_argument("--max-p50-ms", type=float, default=1000.0)
@@ -148,24 +170,42 @@ def cmd_inbox(args):
 
 
 def _load_model(path):
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
+    """The farm model file (JSON, or YAML with PyYAML) -> data; BusError naming the file and the problem."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except UnicodeDecodeError as exc:
+        raise BusError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         return json.loads(text)
     except ValueError:
         pass
+    except RecursionError:
+        raise BusError(f"{path}: nested too deeply") from None
     try:
         import yaml
     except ImportError:
         raise BusError(f"{path} is not JSON (install PyYAML to read YAML)") from None
-    return yaml.safe_load(text)
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise BusError(f"{path}: not valid YAML{where}: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise BusError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise BusError(f"{path}: nested too deeply") from None
 
 
 def cmd_policies(args):
     from .policies import generate
 
-    generated = generate(_load_model(args.model), Layout(args.bus_root, args.registry_root),
-                         replies=not args.no_replies)
+    model = _load_model(args.model)
+    try:
+        generated = generate(model, Layout(args.bus_root, args.registry_root), replies=not args.no_replies)
+    except BusError as exc:
+        raise BusError(f"{args.model}: {exc}") from None
     if args.format == "json":
         _print(generated)
     else:
@@ -206,7 +246,7 @@ def main(argv=None):
     try:
         return COMMANDS[args.command](args)
     except (BusError, ConsulError, ValueError, OSError) as exc:
-        print(f"openclaw-bus {args.command}: {exc}", file=sys.stderr)
+        print(f"openclaw-bus {args.command}: {' '.join(str(exc).split())}", file=sys.stderr)  # one line
         return 2
     except KeyboardInterrupt:
         return 130

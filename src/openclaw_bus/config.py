@@ -122,6 +122,8 @@ def load(path):
         raise ConfigError(f"cannot read the config file {path}: {exc}") from None
     except ValueError as exc:
         raise ConfigError(f"the config file {path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"the config file {path} is nested too deeply") from None
     return parse(data)
 
 
@@ -139,6 +141,25 @@ def _number(section, key, default, where, low=None, high=None, kind=float):
     if (low is not None and value < low) or (high is not None and value > high):
         raise ConfigError(f"{where}.{key} must be between {low} and {high}, got {value}")
     return kind(value)
+
+
+def _string(section, key, default, where, required=False):
+    """A string setting (after env: resolution); None/absent -> default."""
+    value = resolve(section.get(key), f"{where}.{key}")
+    if value is None or value == "":
+        if required:
+            raise ConfigError(f"{where}.{key} is required")
+        return default
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}.{key} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _strings(section, key, where):
+    value = section.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}.{key} must be a list of strings")
+    return list(value)
 
 
 def parse(data):
@@ -178,10 +199,10 @@ def parse(data):
         if digest is not None and (not isinstance(digest, str) or len(digest) != 64):
             raise ConfigError(f"{where}.mcp_token_sha256 must be a SHA-256 hex digest")
         agents[agent_id] = AgentConfig(
-            id=agent_id, consul_token=resolve(raw.get("consul_token"), f"{where}.consul_token"),
+            id=agent_id, consul_token=_string(raw, "consul_token", None, where),
             mcp_token_sha256=digest.lower() if digest else None, relay=bool(raw.get("relay", True)),
-            name=raw.get("name") or agent_id, capabilities=list(raw.get("capabilities") or []),
-            description=raw.get("description") or "")
+            name=_string(raw, "name", agent_id, where), capabilities=_strings(raw, "capabilities", where),
+            description=_string(raw, "description", "", where))
     model_agents = None
     if data.get("model") is not None:
         try:
@@ -200,25 +221,26 @@ def parse(data):
     ttl_default = int(_number(limits, "ttl_default", TTL_DEFAULT, "limits", TTL_MIN, TTL_MAX))
     config = Config(
         consul_address=address,
-        layout=Layout(layout_cfg.get("bus_root", "openclaw/bus"), layout_cfg.get("registry_root", "openclaw/registry")),
-        gateway=gateway_name, node=gateway.get("node") or "",
-        gateway_url=resolve(gateway.get("url"), "gateway.url"),
-        gateway_token=resolve(gateway.get("token"), "gateway.token"),
-        gateway_consul_token=resolve(gateway.get("consul_token"), "gateway.consul_token"),
+        layout=Layout(_string(layout_cfg, "bus_root", "openclaw/bus", "layout"),
+                      _string(layout_cfg, "registry_root", "openclaw/registry", "layout")),
+        gateway=gateway_name, node=_string(gateway, "node", "", "gateway"),
+        gateway_url=_string(gateway, "url", None, "gateway"),
+        gateway_token=_string(gateway, "token", None, "gateway"),
+        gateway_consul_token=_string(gateway, "consul_token", None, "gateway"),
         agents=agents, model_agents=model_agents,
         consul_timeout=_number(consul, "timeout", 10.0, "consul", 1, 300),
-        consul_verify=consul.get("ca_file") or bool(consul.get("verify", True)),
+        consul_verify=_string(consul, "ca_file", None, "consul") or bool(consul.get("verify", True)),
         txn_max_ops=int(_number(consul, "txn_max_ops", 64, "consul", 8, 128)),
-        mcp_host=mcp.get("host", "127.0.0.1"), mcp_port=int(_number(mcp, "port", 8765, "mcp", 0, 65535)),
-        mcp_path=mcp.get("path", "/mcp"), mcp_public_url=mcp.get("public_url", ""),
-        mcp_allowed_hosts=list(mcp.get("allowed_hosts") or []),
+        mcp_host=_string(mcp, "host", "127.0.0.1", "mcp"), mcp_port=int(_number(mcp, "port", 8765, "mcp", 0, 65535)),
+        mcp_path=_string(mcp, "path", "/mcp", "mcp"), mcp_public_url=_string(mcp, "public_url", "", "mcp"),
+        mcp_allowed_hosts=_strings(mcp, "allowed_hosts", "mcp"),
         relay_enabled=bool(relay.get("enabled", True)),
         relay_max_attempts=int(_number(relay, "max_attempts", 40, "relay", 1, 10000)),
         relay_backoff_initial=_number(relay, "backoff_initial", 1.0, "relay", 0.01, 3600),
         relay_backoff_max=_number(relay, "backoff_max", 60.0, "relay", 0.01, 3600),
         relay_timeout=_number(relay, "timeout", 300.0, "relay", 1, 3600),
         relay_poll_wait=_number(relay, "poll_wait", 30.0, "relay", 0.1, 600),
-        relay_state_dir=relay.get("state_dir"),
+        relay_state_dir=_string(relay, "state_dir", None, "relay"),
         max_message_bytes=int(_number(limits, "max_message_bytes", MAX_MESSAGE_BYTES, "limits", 1024,
                                       MAX_MESSAGE_BYTES * 4)),
         ttl_default=ttl_default,

@@ -7,6 +7,13 @@ transaction per batch. See README.md in this package for the layout and the reas
     <bus>/<recipient>/hwm/<sender>             {"seq", "top", "acks", "ids"}: high-water mark per sender
     <bus>/<recipient>/dead/<sender>/<seq>      dead letters {"reason", "dead_at", "key", "envelope"}
 
+Every entry read from an inbox is checked at the boundary (`Inbox._parse`): key shape, size, the
+envelope model (envelope.parse_envelope), sender and recipient against the key, and that it was
+never rewritten after it was created (ModifyIndex == CreateIndex: messages are write-once; the
+receiver keeps its attempt counts in its own high-water mark, not in the message). Whatever fails is
+`Malformed`: dead-lettered with the reason by the next ack, which also moves the sender's mark over
+it, so it never blocks the inbox, the relay or check_inbox.
+
 Sequence numbers are allocated by the sender from a counter it keeps in memory, recovered once per
 recipient (the recipient's hwm for this sender + the highest key still pending); a `false` answer
 to the CAS-create means the counter was stale: recover and retry. One process per agent identity
@@ -30,7 +37,9 @@ from .consul import (
     TxnFailed,
 )
 from .envelope import (
+    AGENT_ID,
     MAX_MESSAGE_BYTES,
+    SEQ_MAX,
     TTL_DEFAULT,
     BusError,
     Layout,
@@ -42,11 +51,17 @@ from .envelope import (
     make_parts,
     new_envelope,
     now_rfc3339,
+    parse_envelope,
+    parse_seq,
+    parse_time,
 )
 
 TXN_MAX_OPS = 64  # Consul < 1.14; 128 from 1.14. Batching by 64 works on both.
 IDS_KEPT = 128    # messageIds remembered per sender in the hwm, for dedup above the mark
 SEND_RETRIES = 3
+TXN_VALUE_BUDGET = 384 * 1024  # base64'd dead-letter bytes per ack txn (Consul: 512 KiB per txn request)
+RAW_HEAD = 4096   # bytes of a malformed entry kept in its dead letter
+CLOCK_SKEW = 3600  # a sent_at further in the future than this is refused (it would dodge the TTL)
 
 
 class BusPermissionDenied(BusError):
@@ -87,8 +102,8 @@ class Message:
 
     @property
     def attempt(self):
-        value = self.metadata.get("attempt")
-        return value if isinstance(value, int) and value >= 0 else 0
+        """Failed deliveries so far, as the receiver counted them (its hwm), not as the sender wrote."""
+        return self.metadata["attempt"]
 
     def expired(self, now):
         deadline = expires_at(self.envelope)
@@ -97,12 +112,13 @@ class Message:
 
 @dataclass
 class Malformed:
-    """An entry under the inbox that is not a valid message (not JSON, no envelope, oversize, or a
-    key outside the layout). It is moved to the dead-letter prefix with the reason."""
+    """An entry under the inbox that is not a valid message (bad key, oversize, not an envelope, a sender
+    or recipient that disagrees with the key, rewritten after creation). It is moved to the dead-letter
+    prefix with the reason; with a well-formed key it also moves the sender's mark (`seq`)."""
 
     key: str
-    sender: str
-    tail: str
+    sender: str          # the key's sender when it is a valid agent id, else "_"
+    seq: int | None      # None: the key is outside the layout
     modify_index: int
     raw: bytes
     reason: str
@@ -150,6 +166,7 @@ class Mark:
     acks: int = 0       # transactions that touched the mark (so every ack changes the value)
     top: int = 0        # highest seq ever processed (out-of-order acks)
     modify_index: int = 0
+    attempts: dict = field(default_factory=dict)  # seq -> (create_index, failed deliveries) of pending ones
 
 
 class HighWaterMarks:
@@ -186,14 +203,33 @@ class HighWaterMarks:
         mark = self.get(message.sender)
         return message.seq <= mark.seq or message.id in mark.ids
 
+    def attempt(self, sender, seq, create_index):
+        """Failed deliveries counted for this message (a re-created key starts again at 0)."""
+        counted = self.get(sender).attempts.get(seq)
+        return counted[1] if counted and counted[0] == create_index else 0
+
 
 def _mark_from(entry):
-    data = entry.json() or {}
+    data = entry.json()
+    data = data if isinstance(data, dict) else {}
     seq = data.get("seq") if isinstance(data.get("seq"), int) else 0
-    ids = [i for i in data.get("ids") or [] if isinstance(i, str)]
+    ids = [i for i in data.get("ids") or [] if isinstance(i, str)] if isinstance(data.get("ids"), list) else []
     acks = data.get("acks") if isinstance(data.get("acks"), int) else 0
     top = data.get("top") if isinstance(data.get("top"), int) else seq
-    return Mark(seq, ids, acks, top, entry.modify_index)
+    attempts = {}
+    raw_attempts = data.get("attempts")
+    for seq_text, value in (raw_attempts.items() if isinstance(raw_attempts, dict) else ()):
+        if seq_text.isdecimal() and isinstance(value, list) and len(value) == 2 and \
+                all(isinstance(v, int) for v in value):
+            attempts[int(seq_text)] = (value[0], value[1])
+    return Mark(seq, ids, acks, top, entry.modify_index, attempts)
+
+
+def _mark_value(mark):
+    record = {"seq": mark.seq, "top": mark.top, "acks": mark.acks, "ids": mark.ids}
+    if mark.attempts:
+        record["attempts"] = {str(seq): list(v) for seq, v in sorted(mark.attempts.items())}
+    return json.dumps(record, separators=(",", ":")).encode()
 
 
 class Outbox:
@@ -234,6 +270,8 @@ class Outbox:
         conflicts = 0
         while True:
             seq = self._next[to]
+            if seq > SEQ_MAX:
+                raise BusError(f"the sequence numbers of {self.agent!r} -> {to!r} are exhausted ({SEQ_MAX})")
             key = self.layout.message_key(to, self.agent, seq)
             try:
                 created = self.consul.put(key, body, cas=0)
@@ -301,9 +339,9 @@ class Outbox:
         mark = _mark_from(entry) if entry else Mark()
         top = max(mark.seq, mark.top)
         for key in keys:
-            tail = key.rsplit("/", 1)[-1]
-            if tail.isdigit():
-                top = max(top, int(tail))
+            seq = parse_seq(key.rsplit("/", 1)[-1]) if isinstance(key, str) else None
+            if seq is not None:
+                top = max(top, seq)
         self._next[to] = top + 1
 
 
@@ -413,24 +451,39 @@ class Inbox:
         return batch, handed
 
     def _parse(self, entry):
+        """One inbox entry -> Message, or Malformed with the reason. The read boundary: never raises."""
         rest = entry.key[len(self.layout.inbox(self.agent)):]
         sender, _, tail = rest.partition("/")
         raw = entry.value or b""
-        if not tail or "/" in tail or not tail.isdigit():
-            return Malformed(entry.key, sender or "_", (tail or "_").replace("/", "_"), entry.modify_index, raw,
-                             "bad-key")
-        if len(raw) > self.max_bytes:
-            return Malformed(entry.key, sender, tail, entry.modify_index, raw, "oversize")
+        seq = parse_seq(tail)
+        if not AGENT_ID.fullmatch(sender) or seq is None:
+            return Malformed(entry.key, sender if AGENT_ID.fullmatch(sender) else "_", None, entry.modify_index,
+                             raw, "bad key: not <sender>/<12-digit sequence number from 1>")
+
+        def bad(reason, message_id=None):
+            return Malformed(entry.key, sender, seq, entry.modify_index, raw, reason, message_id)
+
+        if entry.modify_index != entry.create_index:
+            # Messages are write-once (CAS-create) and the receiver never rewrites them.
+            return bad("overwritten after it was sent: a message may not be changed once written")
+        if entry.flags:
+            return bad(f"flags set ({entry.flags}): the bus writes none")
         try:
-            envelope = decode(raw)
+            envelope = parse_envelope(raw, self.max_bytes)
         except MalformedMessage as exc:
-            return Malformed(entry.key, sender, tail, entry.modify_index, raw, f"malformed: {exc}")
+            return bad(f"malformed: {exc}")
         meta = envelope["metadata"]
-        if meta.get("from_agent") != sender:
-            meta["claimed_from_agent"] = meta.get("from_agent")
-        meta["from_agent"] = sender  # the ACL-protected path is the truth
-        meta["to_agent"] = self.agent
-        return Message(entry.key, sender, int(tail), entry.create_index, entry.modify_index, envelope, len(raw))
+        if meta["from_agent"] != sender:  # the ACL-protected path is the truth
+            return bad(f"metadata.from_agent {meta['from_agent']!r} is not the sender in the key ({sender!r})",
+                       envelope["messageId"])
+        if meta["to_agent"] != self.agent:
+            return bad(f"metadata.to_agent {meta['to_agent']!r} is not this inbox ({self.agent!r})",
+                       envelope["messageId"])
+        if parse_time(meta["sent_at"]) > self.clock() + CLOCK_SKEW:
+            return bad(f"metadata.sent_at {meta['sent_at']} is more than {CLOCK_SKEW} s in the future",
+                       envelope["messageId"])
+        meta["attempt"] = self.marks.attempt(sender, seq, entry.create_index)
+        return Message(entry.key, sender, seq, entry.create_index, entry.modify_index, envelope, len(raw))
 
     # -- ack -------------------------------------------------------------------------------------------
     def capacity(self, senders=1):
@@ -514,13 +567,14 @@ class Inbox:
                 top = min(still) - 1 if still else max(highest[sender], done_top)
                 ids = list(mark.ids)
                 for item in handled:
-                    if item.id and item.id not in ids:
+                    if isinstance(item, Message) and item.id not in ids:
                         ids.append(item.id)
-                new = Mark(max(mark.seq, top), ids[-IDS_KEPT:], mark.acks + 1, done_top, mark.modify_index)
+                seq = max(mark.seq, top)
+                gone = {_seq_of(i) for i in handled}
+                attempts = {k: v for k, v in mark.attempts.items() if k > seq and k not in gone}
+                new = Mark(seq, ids[-IDS_KEPT:], mark.acks + 1, done_top, mark.modify_index, attempts)
                 new_marks[sender] = new
-                ops.append({"Verb": "cas", "Key": self.layout.hwm_key(self.agent, sender),
-                            "Value": json.dumps({"seq": new.seq, "top": new.top, "acks": new.acks, "ids": new.ids},
-                                                separators=(",", ":")).encode(),
+                ops.append({"Verb": "cas", "Key": self.layout.hwm_key(self.agent, sender), "Value": _mark_value(new),
                             "Index": mark.modify_index})
             if last and refresh:
                 ops.append({"Verb": "get-tree", "Key": self.prefix})
@@ -545,16 +599,21 @@ class Inbox:
         return result
 
     def _chunks(self, items, reserve):
+        """Cut the ack into transactions within the op limit and, for dead letters (which carry the
+        envelope), within TXN_VALUE_BUDGET bytes: a txn Consul refuses as too large would stall the ack."""
         budget = self.txn_max_ops - reserve
-        chunks, chunk, cost, senders = [], [], 0, set()
+        chunks, chunk, cost, size, senders = [], [], 0, 0, set()
         for item, reason in items:
             need = (2 if reason is not None else 1) + (0 if item.sender in senders else 1)
-            if chunk and cost + need > budget:
+            weight = (len(item.raw[:RAW_HEAD]) if isinstance(item, Malformed) else item.size) * 2 \
+                if reason is not None else 0  # JSON-escaped, then base64: a generous bound
+            if chunk and (cost + need > budget or size + weight > TXN_VALUE_BUDGET):
                 chunks.append(chunk)
-                chunk, cost, senders = [], 0, set()
+                chunk, cost, size, senders = [], 0, 0, set()
                 need = (2 if reason is not None else 1) + 1
             chunk.append((item, reason))
             cost += need
+            size += weight
             senders.add(item.sender)
         if chunk:
             chunks.append(chunk)
@@ -563,64 +622,102 @@ class Inbox:
     def _sender_seq(self, key):
         rest = key[len(self.layout.inbox(self.agent)):]
         sender, _, tail = rest.partition("/")
-        return (sender, int(tail)) if tail.isdigit() else (None, None)
+        seq = parse_seq(tail)
+        return (sender, seq) if seq is not None and AGENT_ID.fullmatch(sender) else (None, None)
 
     def _dead_key(self, item):
         if isinstance(item, Malformed):
-            return f"{self.layout.dead_prefix(self.agent)}{item.sender}/{item.tail}"
+            # Unique per write (a ModifyIndex is a Raft index), so a later bad entry never hides an earlier one.
+            tail = f"{item.seq:012d}" if item.seq is not None else "badkey"
+            return f"{self.layout.dead_prefix(self.agent)}{item.sender}/{tail}-{item.modify_index}"
         return self.layout.dead_key(self.agent, item.sender, item.seq)
 
     def _dead_value(self, item, reason):
-        record = {"reason": reason, "dead_at": now_rfc3339(self.clock()), "key": item.key}
+        record = {"reason": reason, "dead_at": now_rfc3339(self.clock()), "key": item.key, "sender": item.sender}
         if isinstance(item, Malformed):
-            record.update({"size": len(item.raw), "raw_head_b64": base64.b64encode(item.raw[:4096]).decode()})
+            record.update({"message_id": item.id, "size": len(item.raw),
+                           "raw_head_b64": base64.b64encode(item.raw[:RAW_HEAD]).decode()})
         else:
-            record["envelope"] = item.envelope
+            record.update({"message_id": item.id, "size": item.size, "envelope": item.envelope})
         return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
 
     # -- failed deliveries -----------------------------------------------------------------------------
     def record_failure(self, messages, refresh=True):
-        """Persist attempt+1 in each message (CAS on its ModifyIndex), one transaction per op budget.
-        Returns the messages with their new attempt and ModifyIndex."""
+        """Count one more failed delivery of each message, in the receiver's own high-water mark of its
+        sender (CAS; messages themselves stay write-once), one op per sender, one transaction per op
+        budget. Returns the messages whose count was recorded, with their new attempt."""
         messages = list(messages)
         if not messages:
             return []
+        by_sender = defaultdict(list)
+        for message in messages:
+            by_sender[message.sender].append(message)
+        senders = list(by_sender)
         budget = self.txn_max_ops - 1
         updated = []
-        for start in range(0, len(messages), budget):
-            chunk = messages[start:start + budget]
-            last = start + budget >= len(messages)
-            ops = []
-            for message in chunk:
-                envelope = json.loads(json.dumps(message.envelope))
-                envelope["metadata"]["attempt"] = message.attempt + 1
-                envelope["metadata"].pop("claimed_from_agent", None)
-                ops.append({"Verb": "cas", "Key": message.key, "Index": message.modify_index,
-                            "Value": json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()})
-            if last and refresh:
-                ops.append({"Verb": "get-tree", "Key": self.prefix})
-            try:
-                results = self.consul.txn(ops)
-            except TxnFailed as exc:
-                if exc.denied():
-                    raise BusPermissionDenied(f"Consul refused recording a failed delivery: {exc}") from None
-                self.refresh()  # changed under us (acked elsewhere?): the next receive sees the truth
-                continue
-            except ConsulUnavailable as exc:  # a timeout included: the attempt may have been counted
-                raise BusUnavailable(f"Consul is unavailable; the attempt counter may not have been updated "
-                                     f"({exc})") from None
-            by_key = {e.key: e for e in results}
-            for message in chunk:
-                entry = by_key.get(message.key)
-                if entry is not None:
-                    message.modify_index = entry.modify_index
-                    message.metadata["attempt"] = message.attempt + 1
-                    updated.append(message)
-            if last and refresh:
-                self._set_listing(e for e in results if e.key.startswith(self.prefix))
-                self.index.value = max((e.modify_index for e in results), default=self.index.value) or 1
-                self._handed |= {(m.key, m.modify_index) for m in updated}
+        with self.marks.lock:
+            self.marks.ensure_loaded()
+            for start in range(0, len(senders), budget):
+                chunk = senders[start:start + budget]
+                last = start + budget >= len(senders)
+                ops, new_marks = [], {}
+                for sender in chunk:
+                    mark = self.marks.get(sender)
+                    attempts = dict(mark.attempts)
+                    for message in by_sender[sender]:
+                        attempts[message.seq] = (message.create_index, message.attempt + 1)
+                    if len(attempts) > IDS_KEPT:  # bounded: the lowest seqs are the ones being retried
+                        attempts = dict(sorted(attempts.items())[:IDS_KEPT])
+                    new = Mark(mark.seq, mark.ids, mark.acks, mark.top, mark.modify_index, attempts)
+                    new_marks[sender] = new
+                    ops.append({"Verb": "cas", "Key": self.layout.hwm_key(self.agent, sender),
+                                "Value": _mark_value(new), "Index": mark.modify_index})
+                if last and refresh:
+                    ops.append({"Verb": "get-tree", "Key": self.prefix})
+                try:
+                    results = self.consul.txn(ops)
+                except TxnFailed as exc:
+                    if exc.denied():
+                        raise BusPermissionDenied(f"Consul refused recording a failed delivery: {exc}") from None
+                    self.marks.load()  # changed under us (an ack elsewhere): not counted this time
+                    continue
+                except ConsulUnavailable as exc:  # a timeout included: the attempt may have been counted
+                    raise BusUnavailable(f"Consul is unavailable; the attempt counter may not have been updated "
+                                         f"({exc})") from None
+                txn_index = max((e.modify_index for e in results), default=0)
+                for sender, new in new_marks.items():
+                    key = self.layout.hwm_key(self.agent, sender)
+                    written = next((e for e in results if e.key == key), None)
+                    new.modify_index = written.modify_index if written else txn_index
+                    self.marks.marks[sender] = new
+                    for message in by_sender[sender]:
+                        message.metadata["attempt"] = message.attempt + 1
+                        updated.append(message)
+                if last and refresh:
+                    self._set_listing(e for e in results if e.key.startswith(self.prefix))
+                    self.index.value = max(txn_index, 1)
         return updated
+
+    def dead_letters(self, limit=100):
+        """This agent's dead letters, newest first: [{"key", "sender", "message_id", "reason", "dead_at",
+        "size"}] (at most `limit`) and how many there are. One recursive read of dead/."""
+        try:
+            entries, _ = self.consul.list(self.layout.dead_prefix(self.agent))
+        except ConsulError as exc:
+            raise BusUnavailable(f"Consul is unavailable; could not read the dead letters ({exc})") from None
+        letters = []
+        for entry in sorted(entries, key=lambda e: e.modify_index, reverse=True):
+            record = entry.json()
+            record = record if isinstance(record, dict) else {}
+            sender = entry.key[len(self.layout.dead_prefix(self.agent)):].split("/", 1)[0]
+
+            size = record.get("size")
+            letters.append({"key": _text(record, "key", entry.key), "sender": _text(record, "sender", sender),
+                            "message_id": _text(record, "message_id") or None,
+                            "reason": _text(record, "reason", "unreadable dead letter"),
+                            "dead_at": _text(record, "dead_at"),
+                            "size": size if isinstance(size, int) else len(entry.value or b"")})
+        return letters[:max(limit, 0)], len(letters)
 
     # -- lookups ---------------------------------------------------------------------------------------
     def find(self, message_ids):
@@ -643,9 +740,12 @@ class Inbox:
 
 
 def _seq_of(item):
-    if isinstance(item, Message):
-        return item.seq
-    return int(item.tail) if item.tail.isdigit() else None
+    return item.seq
+
+
+def _text(record, name, default=""):
+    value = record.get(name)
+    return value if isinstance(value, str) else default
 
 
 class AgentBus:
@@ -669,6 +769,10 @@ class AgentBus:
 
     def send(self, to, **kwargs):
         return self.outbox.send(to, **kwargs)
+
+    def dead_letters(self, limit=100):
+        """(newest `limit` dead letters with their reasons, how many there are): see Inbox.dead_letters."""
+        return self.inbox().dead_letters(limit)
 
     def wait_for_reply(self, sent, timeout, consume=True):
         """The reply to `sent` (a message from sent.to whose metadata.reply_to is its id) arriving within

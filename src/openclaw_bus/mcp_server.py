@@ -1,7 +1,7 @@
 # Copyright: octant.openclaw contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The bus as an MCP server (official `mcp` SDK, streamable HTTP): send_message, check_inbox, ack,
-list_agents, agent_status.
+list_agents, agent_status, list_dead_letters.
 
 Each agent authenticates with its own bearer token (`Authorization: Bearer <token>`); a server-side
 table maps the token's SHA-256 to one agent id, and every tool then acts with THAT agent's Consul
@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
+import time
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -28,23 +29,15 @@ from pydantic import BaseModel, Field
 
 from .config import token_digest
 from .consul import Consul, ConsulError
-from .envelope import AGENT_ID, OPAQUE_ID, TTL_MAX, TTL_MIN, BusError
+from .envelope import AGENT_ID, OPAQUE_ID, TTL_MAX, TTL_MIN, BusError, Envelope
 from .mailbox import AgentBus, BusUnavailable
 from .registry import RegistryWatcher
 
 log = logging.getLogger(__name__)
 
-class BusMessage(BaseModel):
-    """A message as the A2A protocol shapes it (kind "message")."""
-
-    kind: Literal["message"] = "message"
-    messageId: str = Field(description="Unique id; pass it to ack, or as reply_to when answering.")
-    contextId: str = Field(description="Conversation thread; pass it as context_id to answer in the same thread.")
-    taskId: str | None = None
-    role: Literal["user", "agent"] = Field(description="'user' for a request, 'agent' for an answer to one.")
-    parts: list[dict[str, Any]] = Field(description="[{kind: text, text}] and/or [{kind: data, data}].")
-    metadata: dict[str, Any] = Field(description="from_agent, from_gateway, to_agent, sent_at, ttl_seconds, "
-                                                 "reply_to (the messageId answered), attempt.")
+# The envelope model the bus writes and reads (envelope.Envelope): what the tools return is what was
+# validated at the read boundary.
+BusMessage = Envelope
 
 
 class SendResult(BaseModel):
@@ -67,6 +60,20 @@ class InboxResult(BaseModel):
 class AckResult(BaseModel):
     acked: list[str] = Field(description="messageIds removed from your inbox now.")
     already_gone: list[str] = Field(description="messageIds not pending (acknowledged before, or unknown).")
+
+
+class DeadLetter(BaseModel):
+    sender: str = Field(description="The sender named in the message's key ('_' when the key itself was bad).")
+    message_id: str | None = Field(description="Its messageId, when it had a readable one.")
+    reason: str = Field(description="Why it was not delivered (expired, attempts, malformed: which field).")
+    dead_at: str
+    key: str = Field(description="Where it was in your inbox.")
+    size: int = Field(description="Its size in bytes.")
+
+
+class DeadLetterList(BaseModel):
+    dead_letters: list[DeadLetter] = Field(description="Newest first.")
+    total: int = Field(description="How many dead letters you have in all.")
 
 
 class AgentEntry(BaseModel):
@@ -177,7 +184,7 @@ class BusService:
             if reply is None:
                 result.status = "no_reply_yet"
             else:
-                result.status, result.reply = "replied", BusMessage(**reply.envelope)
+                result.status, result.reply = "replied", BusMessage.model_validate(reply.envelope)
         return result
 
     def check_inbox(self, agent, max_messages=10, wait_seconds=0.0):
@@ -190,11 +197,37 @@ class BusService:
             with self._view_locks[agent]:
                 # Something already known to be pending: refresh without blocking; else wait for news.
                 waiting = bool(inbox.peek(select).messages)
-                batch = inbox.receive(0 if waiting else wait_seconds, select=select)
+                deadline = time.monotonic() + (0 if waiting else wait_seconds)
+                while True:  # a blocking read also returns on changes that bring nothing new (an ack)
+                    batch = inbox.receive(max(deadline - time.monotonic(), 0), select=select)
+                    if batch.messages or time.monotonic() >= deadline:
+                        break
+                if agent not in self.relayed:  # (the relay does this for relayed agents)
+                    self._housekeep(agent, inbox, batch)
         except (ConsulError, BusError) as exc:
             raise ToolError(f"Consul is unavailable; could not read your inbox ({exc}). Retry later.") from None
         messages = batch.messages[:max_messages]
-        return InboxResult(messages=[BusMessage(**m.envelope) for m in messages], pending=len(batch.messages))
+        return InboxResult(messages=[BusMessage.model_validate(m.envelope) for m in messages],
+                           pending=len(batch.messages))
+
+    @staticmethod
+    def _housekeep(agent, inbox, batch):
+        """Dead-letter what is malformed or expired and drop duplicates now, not at the agent's next ack:
+        nothing the agent could see changes. Best effort: the next call or ack tries again."""
+        done, dead = batch.housekeeping()
+        if done or dead:
+            try:
+                inbox.ack(done, dead, refresh=False)
+            except (ConsulError, BusError) as exc:
+                log.warning("check_inbox of %s: housekeeping postponed: %s", agent, exc)
+
+    def list_dead_letters(self, agent, max_items=20):
+        bus = self._bus(agent)
+        try:
+            letters, total = bus.dead_letters(max_items)
+        except BusError as exc:
+            raise ToolError(f"{exc}. Retry later.") from None
+        return DeadLetterList(dead_letters=[DeadLetter(**letter) for letter in letters], total=total)
 
     def ack(self, agent, message_ids):
         self._bus(agent)
@@ -262,7 +295,7 @@ def _caller():
 
 
 def build_server(service, name="openclaw-bus", log_level="WARNING"):
-    """The MCPServer with the five tools, authenticating callers with the service's bearer table."""
+    """The MCPServer with the six tools, authenticating callers with the service's bearer table."""
     digests = {a: spec.mcp_token_sha256 for a, spec in service.config.agents.items() if spec.mcp_token_sha256}
     server = MCPServer(
         name, instructions=INSTRUCTIONS, version=_version(), log_level=log_level,
@@ -337,6 +370,16 @@ def build_server(service, name="openclaw-bus", log_level="WARNING"):
     ) -> AgentStatus:
         """One agent: gateway, capabilities, online state, and how many of your messages it has not taken yet."""
         return await run(service.agent_status, agent_id)
+
+    @server.tool(annotations=ToolAnnotations(title="List your dead letters", readOnlyHint=True, idempotentHint=True,
+                                             openWorldHint=False))
+    async def list_dead_letters(
+        max_items: Annotated[int, Field(ge=1, le=100, description="Return at most this many, newest first.")] = 20,
+    ) -> DeadLetterList:
+        """Messages addressed to you that the bus did not deliver, with the reason: expired, too many failed
+        deliveries, or malformed (not a valid bus envelope, oversize, a sender that disagrees with its key,
+        changed after it was sent). They are kept for the operators; nothing here needs an ack."""
+        return await run(service.list_dead_letters, max_items)
 
     return server
 

@@ -16,6 +16,15 @@ Per agent A (policy `openclaw-bus-agent-A`):
   sender name, so the sender identity comes from the ACL-protected path) and `key "<bus>/R/hwm/A"`
   read (sequence recovery after a restart). Nothing else of R is readable: not R's inbox, not the
   other senders' marks, not R's dead letters.
+- what A may do to its own messages in R's inbox (the decision; the rules and the receiver match it):
+  create them (CAS-create, one per sequence number) and withdraw (delete) those R has not taken yet:
+  a withdrawn message is one that was never sent, and nobody else is affected. A may NOT change one:
+  messages are write-once. Consul cannot express that (`key_prefix` write covers create, update and
+  delete; there is no create-only right, and listing exact keys is impossible for unbounded sequence
+  numbers), so the receiver enforces it by reading: an entry whose ModifyIndex differs from its
+  CreateIndex was rewritten after it was sent and is dead-lettered, never delivered (the receiver
+  itself never rewrites a message: it keeps attempt counts in its own hwm). Deleting and re-creating
+  a key is a withdrawal plus a new message, subject to the usual dedup (sequence, messageId).
 - replies: with `replies=True` (default) A may also write into the inbox of every agent that may
   message A, so its answers can go back. ACLs cannot tell a reply from a new message, so this makes
   the reachability symmetric; pass `replies=False` to allow only what may_message lists (then an
@@ -50,9 +59,15 @@ def normalize_model(model):
         if agent_id in agents:
             raise BusError(f"agent {agent_id!r} is listed twice")
         may = agent.get("may_message") or []
-        if not isinstance(may, list):
+        if not isinstance(may, list) or not all(isinstance(m, str) for m in may):
             raise BusError(f"agents[{i}].may_message must be a list of agent ids")
-        agents[agent_id] = {"may_message": [str(m) for m in may], "gateway": agent.get("gateway") or "",
+        for name in ("name", "description"):
+            if not isinstance(agent.get(name) or "", str):
+                raise BusError(f"agents[{i}].{name} must be a string")
+        capabilities = agent.get("capabilities") or []
+        if not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities):
+            raise BusError(f"agents[{i}].capabilities must be a list of strings")
+        agents[agent_id] = {"may_message": list(may), "gateway": agent.get("gateway") or "",
                             "capabilities": list(agent.get("capabilities") or []),
                             "name": agent.get("name") or agent_id, "description": agent.get("description") or ""}
     for agent_id, agent in agents.items():
@@ -66,6 +81,8 @@ def normalize_model(model):
         if not isinstance(gateway, dict):
             raise BusError(f"gateways[{i}] must be a mapping")
         name = check_agent_id(gateway.get("name"), f"gateways[{i}].name")
+        if not isinstance(gateway.get("node") or "", str):
+            raise BusError(f"gateways[{i}].node must be a string")
         gateways[name] = {"node": gateway.get("node") or ""}
     return agents, gateways
 
@@ -94,7 +111,8 @@ def agent_rules(agent_id, allowed, layout=None, may_message=None):
              _block("key_prefix", layout.dead_prefix(agent_id), "write")]
     for recipient in allowed:
         why = "may message" if recipient in may_message else "may reply to (it may message this agent)"
-        lines.append(f"# {why} {recipient}: write only as itself; read its own high-water mark there.")
+        lines.append(f"# {why} {recipient}: write only as itself; read its own high-water mark there. Write")
+        lines.append(f"# also lets it withdraw (delete) its unread messages; {recipient} dead-letters any it changes.")
         lines.append(_block("key_prefix", layout.inbox_from(recipient, agent_id), "write"))
         lines.append(_block("key", layout.hwm_key(recipient, agent_id), "read"))
     lines.append("# The registry: who exists, what they can do, which gateways are alive.")

@@ -123,6 +123,29 @@ def test_the_accepted_trade_off_an_agent_can_write_into_its_own_inbox(acl_farm):
         bob.put(farm.layout.message_key("alice", "carol", 1), "{}", cas=0)
 
 
+def test_a_sender_may_withdraw_its_unread_messages_but_not_change_them(acl_farm):
+    """The decision in policies.py: Consul lets the sender's write right overwrite and delete its own
+    pending messages (no create-only right); a withdrawal is accepted, a change is dead-lettered."""
+    farm = acl_farm
+    alice_bus, alice = farm.bus("alice"), farm.consul("alice")
+    withdrawn = alice_bus.send("bob", text="never mind")
+    changed = alice_bus.send("bob", text="deploy v1")
+    kept = alice_bus.send("bob", text="hello")
+    assert alice.delete(withdrawn.key) is True  # the ACL cannot refuse it
+    envelope = dict(changed.envelope, parts=[{"kind": "text", "text": "deploy v666"}])
+    assert alice.put(changed.key, json.dumps(envelope)) is True  # nor this
+    inbox = farm.bus("bob").inbox()
+    batch = inbox.receive(wait=0)
+    assert [m.id for m in batch.messages] == [kept.message_id]
+    assert [(m.key, m.reason) for m in batch.malformed] == [
+        (changed.key, "overwritten after it was sent: a message may not be changed once written")]
+    done, dead = batch.housekeeping()
+    inbox.ack([*batch.messages, *done], dead)
+    letters, total = farm.bus("bob").dead_letters()
+    assert total == 1 and letters[0]["key"] == changed.key
+    assert json.loads(farm.management.get(farm.layout.hwm_key("bob", "alice"))[0].value)["seq"] == kept.seq
+
+
 def test_generated_rules_are_exactly_these():
     generated = policies.generate(MODEL, Layout())
     assert generated["agents"]["alice"]["may_write_to"] == ["bob"]

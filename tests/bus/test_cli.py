@@ -64,6 +64,39 @@ def test_bad_model_is_a_clear_error(tmp_path, capsys):
     assert code == 2 and "unknown agents ['ghost']" in err
 
 
+@pytest.mark.parametrize(("content", "expected"), [
+    ("agents: [\n  - id: a\n", "not valid YAML at line 2, column 3: expected the node content, but found '-'"),
+    ("agents: {id: a}\n", "the model needs a non-empty 'agents' list"),
+    ("- just\n- a list\n", "the model must be a mapping"),
+    ("agents:\n  - id: a\n    capabilities: 5\n", "agents[0].capabilities must be a list of strings"),
+    ('agents:\n  - id: "a\\n"\n', "invalid agents[0].id 'a\\n'"),
+    ("[" * 3000 + "]" * 3000, "nested too deeply"),
+    (b"\xff\xfe", "not UTF-8 text"),
+])
+def test_an_unreadable_model_is_one_line_naming_the_file(tmp_path, capsys, content, expected):
+    """Before: invalid YAML, a deep nesting or a wrong type printed a Python traceback."""
+    model = tmp_path / "farm.yml"
+    model.write_bytes(content if isinstance(content, bytes) else content.encode())
+    code, out, err = run_cli(capsys, "policies", "--model", str(model))
+    assert code == 2 and out == ""
+    assert err.startswith(f"openclaw-bus policies: {model}: ") and expected in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    ({"consul": {"address": "http://c"}, "gateway": {"name": "g"}, "agents": [{"id": "a", "capabilities": 5}]},
+     "agents[0].capabilities must be a list of strings"),
+    ({"consul": {"address": "http://c"}, "gateway": {"name": "g", "url": 5}, "agents": [{"id": "a"}]},
+     "gateway.url must be a string"),
+    ({"consul": {"address": "http://c"}, "gateway": {"name": "g"}, "agents": [{"id": "a"}],
+      "mcp": {"allowed_hosts": "x"}}, "mcp.allowed_hosts must be a list of strings"),
+])
+def test_serve_refuses_a_config_of_the_wrong_shape_in_one_line(tmp_path, capsys, config, expected):
+    path = tmp_path / "bus.json"
+    path.write_text(json.dumps(config))
+    code, _, err = run_cli(capsys, "serve", "--config", str(path))
+    assert code == 2 and expected in err and err.count("\n") == 1
+
+
 def test_send_and_inbox(farm, capsys):
     farm.setup(simple_model("cli-a", "cli-b", "cli-c"))
     roots = ["--consul", farm.address, "--bus-root", farm.layout.bus_root, "--registry-root", farm.layout.registry_root]
@@ -148,7 +181,9 @@ def test_serve_subprocess_end_to_end(farm, tmp_path):
         # srv-b's relay cannot reach its gateway (port 9): the message waits with its attempt counted
         time.sleep(1.5)
         entries, _ = farm.consul("srv-b").list(farm.layout.inbox("srv-b"))
-        assert len(entries) == 1 and json.loads(entries[0].value)["metadata"]["attempt"] >= 1
+        assert len(entries) == 1 and entries[0].modify_index == entries[0].create_index  # messages are write-once
+        mark = json.loads(farm.consul("srv-b").get(farm.layout.hwm_key("srv-b", "srv-a"))[0].value)
+        assert mark["attempts"][str(int(entries[0].key.rsplit("/", 1)[1]))][1] >= 1  # counted in srv-b's hwm
     finally:
         proc.send_signal(signal.SIGTERM)
         output = proc.communicate(timeout=20)[0]

@@ -137,10 +137,12 @@ def test_malformed_entries_are_dead_lettered(pair, farm):
     farm.consul("alice").put(farm.layout.message_key("bob", "alice", 1), b"not json", cas=0)
     inbox = bob.inbox()
     batch = inbox.receive(wait=0)
-    assert [m.reason for m in batch.malformed] == ["malformed: not JSON: Expecting value: line 1 column 1 (char 0)"]
+    assert [m.reason for m in batch.malformed] == ["malformed: not JSON: expected ident at line 1 column 2"]
     done, dead = batch.housekeeping()
     assert inbox.ack(done, dead).dead[0][1].startswith("malformed")
-    assert farm.management.get(farm.layout.dead_key("bob", "alice", 1))[0] is not None
+    letters, total = bob.dead_letters()
+    assert total == 1 and letters[0]["key"] == farm.layout.message_key("bob", "alice", 1)
+    assert letters[0]["reason"] == batch.malformed[0].reason and letters[0]["sender"] == "alice"
     assert alice.send("bob", text="next").seq == 2  # the dead letter moved the hwm
 
 
@@ -216,9 +218,11 @@ def test_a_key_outside_the_layout_is_dead_lettered_without_moving_marks(pair, fa
     alice.send("bob", text="real")
     inbox = bob.inbox()
     batch = inbox.receive(wait=0)
-    assert [m.reason for m in batch.malformed] == ["bad-key"] and len(batch.messages) == 1
+    reason = "bad key: not <sender>/<12-digit sequence number from 1>"
+    assert [m.reason for m in batch.malformed] == [reason] and len(batch.messages) == 1
     done, dead = batch.housekeeping()
     result = inbox.ack([*batch.messages, *done], dead)
-    assert result.txns == 1 and result.dead[0][1] == "bad-key"
-    assert farm.management.get(f"{farm.layout.dead_prefix('bob')}alice/not-a-seq")[0] is not None
+    assert result.txns == 1 and result.dead[0][1] == reason
+    (letter,), _ = bob.dead_letters()
+    assert letter["key"] == f"{farm.layout.inbox_from('bob', 'alice')}not-a-seq" and letter["reason"] == reason
     assert json.loads(farm.management.get(farm.layout.hwm_key("bob", "alice"))[0].value)["seq"] == 1

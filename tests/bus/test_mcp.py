@@ -108,7 +108,7 @@ def error_text(result):
 def test_tools_have_schemas_descriptions_and_hints(node):
     (listing,) = call(node, "jerry", (None, None))
     tools = {t.name: t for t in listing.tools}
-    assert set(tools) == {"send_message", "check_inbox", "ack", "list_agents", "agent_status"}
+    assert set(tools) == {"send_message", "check_inbox", "ack", "list_agents", "agent_status", "list_dead_letters"}
     send = tools["send_message"]
     props = send.input_schema["properties"]
     assert send.input_schema["required"] == ["to"]
@@ -119,7 +119,8 @@ def test_tools_have_schemas_descriptions_and_hints(node):
     hints = {name: (t.annotations.read_only_hint, t.annotations.idempotent_hint, t.annotations.destructive_hint)
              for name, t in tools.items()}
     assert hints == {"send_message": (False, False, False), "check_inbox": (True, True, None),
-                     "ack": (False, True, True), "list_agents": (True, True, None), "agent_status": (True, True, None)}
+                     "ack": (False, True, True), "list_agents": (True, True, None), "agent_status": (True, True, None),
+                     "list_dead_letters": (True, True, None)}
     assert all(t.description for t in tools.values())
 
 
@@ -180,6 +181,29 @@ def test_check_inbox_then_ack(node):
     assert ok(acked) == {"acked": [message_id], "already_gone": []}
     assert ok(again) == {"acked": [], "already_gone": [message_id]}  # idempotent
     assert ok(empty)["messages"] == []
+
+
+def test_a_malformed_envelope_neither_breaks_check_inbox_nor_hides_the_next_message(node, farm):
+    """Written with jerry's own Consul token past the MCP server: before the read boundary validated
+    envelopes, a contextId of the wrong type made every check_inbox of billy fail."""
+    import json
+
+    (first,) = call(node, "jerry", ("send_message", {"to": "billy", "text": "first"}))
+    writer = farm.consul("jerry")
+    keys, _ = writer.keys(farm.layout.inbox_from("billy", "jerry"))
+    seq = max(int(k.rsplit("/", 1)[1]) for k in keys) + 1
+    bad = {"kind": "message", "messageId": "bad-1", "contextId": 5, "taskId": None, "role": "user",
+           "parts": [{"kind": "text", "text": "x"}], "metadata": {}}
+    assert writer.put(farm.layout.message_key("billy", "jerry", seq), json.dumps(bad), cas=0)
+    (second,) = call(node, "jerry", ("send_message", {"to": "billy", "text": "second"}))
+    ids = [ok(first)["message_id"], ok(second)["message_id"]]
+    inbox, acked, letters = call(node, "billy", ("check_inbox", {}), ("ack", {"message_ids": ids}),
+                                 ("list_dead_letters", {}))
+    assert [m["messageId"] for m in ok(inbox)["messages"]] == ids
+    assert ok(acked)["acked"] == ids
+    (letter,) = [d for d in ok(letters)["dead_letters"] if d["key"].endswith(f"/{seq:012d}")]
+    assert letter["sender"] == "jerry" and letter["reason"].startswith("malformed: invalid envelope: contextId")
+    assert ok(letters)["total"] >= 1
 
 
 def test_check_inbox_waits_for_a_message(node):

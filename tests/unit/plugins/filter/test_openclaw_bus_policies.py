@@ -61,6 +61,13 @@ BROKEN = [
     {"agents": [{"id": "a", "may_message": "b"}]},
     {"agents": ["a"]},
     {"agents": [{"id": "a"}], "gateways": [{"name": "bad name"}]},
+    {"agents": [{"id": "a\n"}]},                                # a trailing newline passes `$` alone
+    {"agents": [{"id": "a"}], "gateways": [{"name": "main\n"}]},
+    {"agents": [{"id": "a", "may_message": [["b"]]}, {"id": "b"}]},
+    {"agents": [{"id": "a", "capabilities": 5}]},
+    {"agents": [{"id": "a", "capabilities": "general"}]},
+    {"agents": [{"id": "a", "description": ["x"]}]},
+    {"agents": [{"id": "a"}], "gateways": [{"name": "main", "node": 5}]},
 ]
 
 
@@ -98,10 +105,12 @@ def test_jerry_rules_in_full():
         'key_prefix "openclaw/bus/jerry/in/" {', '  policy = "write"', "}",
         'key_prefix "openclaw/bus/jerry/hwm/" {', '  policy = "write"', "}",
         'key_prefix "openclaw/bus/jerry/dead/" {', '  policy = "write"', "}",
-        "# may message billy: write only as itself; read its own high-water mark there.",
+        "# may message billy: write only as itself; read its own high-water mark there. Write",
+        "# also lets it withdraw (delete) its unread messages; billy dead-letters any it changes.",
         'key_prefix "openclaw/bus/billy/in/jerry/" {', '  policy = "write"', "}",
         'key "openclaw/bus/billy/hwm/jerry" {', '  policy = "read"', "}",
-        "# may message bobby: write only as itself; read its own high-water mark there.",
+        "# may message bobby: write only as itself; read its own high-water mark there. Write",
+        "# also lets it withdraw (delete) its unread messages; bobby dead-letters any it changes.",
         'key_prefix "openclaw/bus/bobby/in/jerry/" {', '  policy = "write"', "}",
         'key "openclaw/bus/bobby/hwm/jerry" {', '  policy = "read"', "}",
         "# The registry: who exists, what they can do, which gateways are alive.",
