@@ -43,9 +43,11 @@ def cache_dir():
 
 
 def _go():
-    found = shutil.which("go") or ("/usr/lib/go/bin/go" if Path("/usr/lib/go/bin/go").exists() else None)
+    """The go command: LABSIM_GO, else go on PATH, else Debian's golang-go location."""
+    wanted = os.environ.get("LABSIM_GO")
+    found = shutil.which(wanted) if wanted else (shutil.which("go") or shutil.which("/usr/lib/go/bin/go"))
     if not found:
-        raise ClientCheckUnavailable(f"the Go toolchain (go) is not installed; {_hint()}")
+        raise ClientCheckUnavailable(f"the Go toolchain ({wanted or 'go'}) is not installed; {_hint()}")
     return found
 
 
