@@ -98,6 +98,7 @@ class ClientCheck:
         self.binary = None
         self._cache = {}
         self._lock = threading.Lock()
+        self.last = {"jobs": {}, "policies": []}  # what /_lab/client-check shows
         self.stats = {"runs": 0, "seconds": 0.0, "configs": 0, "templates": 0, "env_templates": 0,
                       "policies": 0, "findings": 0}
 
@@ -143,10 +144,21 @@ class ClientCheck:
     def job(self, job, node=None):
         """Findings of a job (API JSON) placed on `node` (a Nomad node record; None: a sample rootless
         podman node)."""
-        return self._run(["job", _node_view(node)], {"Job": _public(job)})
+        report = self._run(["job", _node_view(node)], {"Job": _public(job)})
+        with self._lock:
+            self.last["jobs"][job.get("ID") or ""] = dict(report, node=(node or {}).get("Name"))
+        return report
 
     def acl_rules(self, rules):
-        return self._run(["acl"], rules or "")
+        report = self._run(["acl"], rules or "")
+        with self._lock:
+            self.last["policies"] = (self.last["policies"] + [dict(report, rules=rules or "")])[-200:]
+        return report
+
+    def observed(self):
+        with self._lock:
+            return {"mode": self.mode, "stats": dict(self.stats, seconds=round(self.stats["seconds"], 3)),
+                    "jobs": dict(self.last["jobs"]), "policies": list(self.last["policies"])}
 
 
 def _public(value):
