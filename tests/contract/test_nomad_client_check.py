@@ -150,12 +150,28 @@ def test_a_consul_block_on_the_task_or_its_group_gives_the_template_consul(nomad
 
 
 @pytest.mark.simulator_only
-def test_an_env_template_that_renders_an_unparseable_line_is_refused(nomad, node, job_id):
-    """A secret rendered without toJSON: a value with a quote or a newline breaks the env file."""
+def test_an_env_template_that_renders_an_unparseable_line_fails_the_allocation(nomad, node, job_id):
+    """A line without '=' is refused by go-envparse whatever the values: the task is killed."""
+    contents = f'[[ with nomadVar "nomad/jobs/{job_id}" ]]\nTOKEN [[ .TOKEN.Value | toJSON ]]\n[[ end ]]\n'
+    job = with_template(make_job(job_id, node), contents)
+    error = ('Template failed to read environment variables: error parsing env template "secrets/app.env": '
+             "error on line 2: missing =")
+    assert error in plan_warnings(nomad, job)
+    register(nomad, job)
+    assert ("Killing", error) in events(failed_alloc(nomad, job_id))
+
+
+@pytest.mark.simulator_only
+def test_a_secret_rendered_without_quoting_is_a_warning(nomad, node, job_id):
+    """Without toJSON a value with a quote or a newline breaks the env file: warned on plan; the
+    allocation still runs (plain values parse)."""
     contents = f'[[ with nomadVar "nomad/jobs/{job_id}" ]]\nTOKEN=[[ .TOKEN.Value ]]\n[[ end ]]\n'
-    warnings = plan_warnings(nomad, with_template(make_job(job_id, node), contents))
-    assert ("Template failed to read environment variables: error parsing env template "
-            '"secrets/app.env": error on line') in warnings
+    job = with_template(make_job(job_id, node), contents)
+    warnings = plan_warnings(nomad, job)
+    assert "with a value holding a quote, a backslash or a newline (quote it with toJSON): " in warnings
+    assert 'error parsing env template "secrets/app.env": error on line' in warnings
+    register(nomad, job)
+    deployment_of(nomad, job_id, 0, status="successful")
 
 
 @pytest.mark.simulator_only

@@ -44,9 +44,11 @@ var otherFuncs = []string{
 	"spew_dump", "spew_printf", "spew_sdump", "spew_sprintf",
 }
 
-// sampleValue is what a secret may look like (PEM keys span lines, tokens hold quotes): a value
-// rendered without toJSON-style quoting makes an env line go-envparse refuses.
-const sampleValue = "s4m'ple \"v\\x\n#1 $y"
+// Sample values: a plain one (what renders on any client), and what a secret may look like (PEM
+// keys span lines, tokens hold quotes): rendered without toJSON-style quoting it makes an env line
+// go-envparse refuses.
+const plainValue = "sample-value"
+const trickyValue = "s4m'ple \"v\\x\n#1 $y"
 
 type varItem struct{ Key, Value string }
 
@@ -80,7 +82,7 @@ func toJSONFunc(v interface{}) (string, error) {
 }
 
 // funcMap: working stand-ins where sample rendering needs them, a generic stand-in otherwise.
-func funcMap(env map[string]string, keys []string) template.FuncMap {
+func funcMap(env map[string]string, keys []string, sampleValue string) template.FuncMap {
 	items := func(string) varItems {
 		out := varItems{}
 		for _, k := range keys {
@@ -218,7 +220,7 @@ func checkTemplate(tmpl obj, path, taskName, groupName string, hasConsul bool, e
 		}
 		return nil // a file from an artifact: nothing to parse here
 	}
-	parsed, err := newTemplate(tmpl, funcMap(env, nil)).Parse(contents)
+	parsed, err := newTemplate(tmpl, funcMap(env, nil, plainValue)).Parse(contents)
 	if err != nil {
 		// consul-template wraps "parse", the runner the source, Nomad's hook "Template failed".
 		return []Finding{{Path: path + ".EmbeddedTmpl", Kind: "template",
@@ -254,23 +256,40 @@ func checkTemplate(tmpl obj, path, taskName, groupName string, hasConsul bool, e
 	if tmpl["Envvars"] != true {
 		return findings
 	}
-	rendered, err := newTemplate(tmpl, funcMap(env, sortedKeys(u.keys))).Parse(contents)
+	vars, finding := renderEnv(tmpl, contents, path, env, sortedKeys(u.keys), plainValue)
+	if finding != nil {
+		return append(findings, *finding)
+	}
+	for k, v := range vars {
+		templateEnv[k] = v
+	}
+	// Fails only with some secret values: a warning, not a refused allocation.
+	if _, finding := renderEnv(tmpl, contents, path, env, sortedKeys(u.keys), trickyValue); finding != nil {
+		finding.Kind = "env-template-quoting"
+		finding.Message = "with a value holding a quote, a backslash or a newline (quote it with toJSON): " +
+			finding.Message
+		findings = append(findings, *finding)
+	}
+	return findings
+}
+
+// renderEnv renders an env template with every variable item set to value and parses the result as
+// Nomad's template hook does.
+func renderEnv(tmpl obj, contents, path string, env map[string]string, keys []string, value string) (map[string]string, *Finding) {
+	rendered, err := newTemplate(tmpl, funcMap(env, keys, value)).Parse(contents)
 	var out bytes.Buffer
 	if err == nil {
 		err = rendered.Execute(&out, nil)
 	}
 	if err != nil {
-		return append(findings, Finding{Path: path + ".EmbeddedTmpl", Kind: "template",
-			Message: fmt.Sprintf("Template failed: (dynamic): execute: %v", err)})
+		return nil, &Finding{Path: path + ".EmbeddedTmpl", Kind: "template",
+			Message: fmt.Sprintf("Template failed: (dynamic): execute: %v", err)}
 	}
 	vars, err := envparse.Parse(&out)
 	if err != nil {
-		return append(findings, Finding{Path: path + ".EmbeddedTmpl", Kind: "env-template",
+		return nil, &Finding{Path: path + ".EmbeddedTmpl", Kind: "env-template",
 			Message: fmt.Sprintf("Template failed to read environment variables: error parsing env template %q: %v",
-				str(tmpl, "DestPath"), err)})
+				str(tmpl, "DestPath"), err)}
 	}
-	for k, v := range vars {
-		templateEnv[k] = v
-	}
-	return findings
+	return vars, nil
 }
