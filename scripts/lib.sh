@@ -5,6 +5,12 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="${OCTANT_VENV:-$ROOT/.venv}"
 PY="${OCTANT_PYTHON:-python3}"
 
+# Go and the Debian-packaged Go libraries the lab simulator's client checker is built from
+# (tools/nomad_client_check; tools/lab_simulator/clientcheck.py names the same packages).
+# shellcheck disable=SC2034 # used by the scripts that source this file
+CLIENT_CHECK_PACKAGES=(golang-go golang-github-hashicorp-hcl-v2-dev golang-github-zclconf-go-cty-dev
+  golang-github-hashicorp-go-envparse-dev golang-github-hashicorp-hcl-dev)
+
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 # Install Debian/Ubuntu packages that are missing (as root, or through sudo).

@@ -195,6 +195,11 @@ def _reset(lab, request):
     return json_response(True)
 
 
+def _client_check(lab, request):
+    """The client checker's counts and the last report of each job and ACL policy it checked."""
+    return json_response(lab.client_check.observed())
+
+
 ROUTER = Router()
 ROUTER.add("GET", r"/_lab/health", _health)
 ROUTER.add("GET", r"/_lab/requests", _requests)
@@ -207,6 +212,7 @@ ROUTER.add("DELETE", r"/_lab/faults", _clear_faults)
 ROUTER.add(("POST", "PUT"), r"/_lab/nodes/(?P<node>[^/]+)/(?P<action>up|down)", _node)
 ROUTER.add(("POST", "PUT"), r"/_lab/jobs/(?P<job>[^/]+)/fail-next-deployment", _fail_deployment)
 ROUTER.add(("GET", "POST", "PUT"), r"/_lab/config", _config)
+ROUTER.add("GET", r"/_lab/client-check", _client_check)
 ROUTER.add(("POST", "PUT"), r"/_lab/clock", _clock)
 ROUTER.add(("POST", "PUT"), r"/_lab/reset", _reset)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 
+from .clientcheck import MODES, ClientCheckUnavailable
 from .lab import Lab
 
 
@@ -39,6 +41,10 @@ def build_parser():
                         help="seconds until a new allocation counts as healthy in a deployment")
     parser.add_argument("--lenient", action="store_true",
                         help="accept unknown fields in submitted Nomad jobs (default: 400)")
+    parser.add_argument("--client-check", choices=MODES, default=os.environ.get("LABSIM_CLIENT_CHECK", "strict"),
+                        help="check every job and ACL policy with the engines' own parsers, as a Nomad client and "
+                             "Consul would (strict, the default: needs Go and Debian's Go libraries; refuses to "
+                             "start without them) or not at all (off); env LABSIM_CLIENT_CHECK")
     return parser
 
 
@@ -50,13 +56,18 @@ def main(argv=None):
         return 2
     lab = Lab(nodes=nodes, acl_token=args.acl_bootstrap_token, state_file=args.state,
               config={"txn_max_ops": args.txn_max_ops, "deployment_healthy_seconds": args.healthy_time,
-                      "strict": not args.lenient})
+                      "strict": not args.lenient, "client_check": args.client_check})
     lab.add_listener("consul", *args.consul)
     lab.add_listener("nomad", *args.nomad)
     if args.admin:
         lab.add_listener("admin", *args.admin)
     try:
         lab.start()
+    except ClientCheckUnavailable as exc:
+        print(f"labsim: refusing to start: the client check (--client-check strict) is unavailable: {exc}\n"
+              "(--client-check off runs without it, and without catching what a Nomad client would refuse)",
+              file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"labsim: cannot listen: {exc}", file=sys.stderr)
         return 1
@@ -64,7 +75,8 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     ports = ", ".join(f"{name}=http://{lis.host}:{lis.port}" for name, lis in lab.listeners.items())
-    print(f"labsim ready: {ports} nodes={','.join(nodes)} acl={'on' if args.acl_bootstrap_token else 'off'}",
+    print(f"labsim ready: {ports} nodes={','.join(nodes)} acl={'on' if args.acl_bootstrap_token else 'off'} "
+          f"client-check={args.client_check}",
           flush=True)
     stopped.wait()
     lab.stop()

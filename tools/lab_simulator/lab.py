@@ -15,6 +15,9 @@ from .httpcore import HttpError, Response, ServiceListener
 DEFAULT_CONFIG = {
     # Nomad jobs and typo-checking: unknown Job fields answer 400.
     "strict": True,
+    # The client-side checker (clientcheck.py): "strict" runs it on every job and ACL policy and
+    # refuses to start without it; "off" skips it (said in the ready line).
+    "client_check": "strict",
     # Consul txn operation limit: 64 before Consul 1.14, 128 from 1.14.
     "txn_max_ops": 64,
     # Consul kv_max_value_size.
@@ -50,6 +53,7 @@ class Lab:
 
     def __init__(self, nodes=("jerry", "bobby", "billy"), acl_token=None, state_file=None,
                  config=None):
+        from .clientcheck import ClientCheck
         from .consul import ConsulState
         from .nomad import NomadState
 
@@ -66,6 +70,7 @@ class Lab:
         self.faults = []  # dicts: service, path, method, status, body, remaining
         self.listeners = {}
         self.dirty = False
+        self.client_check = ClientCheck(self.config["client_check"])
         self.consul = ConsulState(self)
         self.nomad = NomadState(self)
         if state_file and os.path.exists(state_file):
@@ -130,6 +135,8 @@ class Lab:
         return listener
 
     def start(self):
+        """Raises ClientCheckUnavailable (before listening) when the strict client check cannot be built."""
+        self.client_check.start()
         for listener in self.listeners.values():
             listener.start()
         self._ticker = threading.Thread(target=self._tick_loop, name="labsim-tick", daemon=True)

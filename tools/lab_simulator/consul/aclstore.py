@@ -144,6 +144,10 @@ class ACLStore:
         rules = json_field(body, "Rules") or ""
         if policy_id == GLOBAL_MANAGEMENT_ID and rules != existing["Rules"]:
             raise HttpError(500, "Changing the Rules for the builtin global-management policy is not permitted")
+        # Consul's own parser first (HCL1 into acl.PolicyRules, via the client checker); an RPC error: 500.
+        refused = self.state.lab.client_check.acl_rules(rules)["findings"]
+        if refused:
+            raise HttpError(500, refused[0]["message"])
         compile_rules(rules)
         idx = self.state.raft()
         description = json_field(body, "Description") or ""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 
-from . import scheduler
+from . import clientside, scheduler
 from .acl import authorize
 from .canonical import canonicalize, spec_changed
 from .common import fail, parse_bool, public, reply, require_method, rfc3339
@@ -228,8 +228,21 @@ def plan(nomad, request, job_id):
                     "StatusDescription": "created to place remaining allocations", "FailedTGAllocs": failed}]
     body = {"Annotations": {"DesiredTGUpdates": desired, "PreemptedAllocs": None}, "FailedTGAllocs": failed or None,
             "JobModifyIndex": index, "CreatedEvals": created, "Diff": diff, "NextPeriodicLaunch": rfc3339(0),
-            "Warnings": "", "Index": index}
+            "Warnings": clientside.plan_warnings(st, job, _plan_node(st, decisions, existing)), "Index": index}
     return reply(body, index, query_meta=False)
+
+
+def _plan_node(st, decisions, existing):
+    """The node the plan places on (or that runs the job now): its attributes and meta feed the
+    client check's interpolation; None lets the checker use a sample rootless podman node."""
+    for decision in decisions.values():
+        for _position, node, _previous in decision["targets"]:
+            return node
+    for alloc in st.job_allocs(existing) if existing else ():
+        node = st.node_by_id(alloc["NodeID"])
+        if node:
+            return node
+    return None
 
 
 def versions(nomad, request, job_id):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 
+from . import clientside
 from .canonical import spec_changed
 from .common import nanos, new_id, rfc3339
 from .state import key
@@ -118,6 +119,9 @@ class Rollout:
         """Client side: pending -> running once the node is up; batch work ends after the health time."""
         node = self.st.node_by_id(alloc["NodeID"])
         if alloc["ClientStatus"] == "pending" and alloc["DesiredStatus"] == "run" and now >= alloc["_start_at"] \
+                and node and node["Status"] == "ready" and clientside.refuse(self.st, alloc, node, now):
+            pass  # the client refused the driver config or a template: the allocation failed
+        elif alloc["ClientStatus"] == "pending" and alloc["DesiredStatus"] == "run" and now >= alloc["_start_at"] \
                 and node and node["Status"] == "ready":
             healthy = self.lab.config["deployment_healthy_seconds"]
             alloc.update(ClientStatus="running", ClientDescription="Tasks are running", _health_at=now + healthy)
