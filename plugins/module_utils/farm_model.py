@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The farm model: its schema, its validation and the facts derived from it.
 
 The farm model is the one source of truth of a deployment (inventory group_vars):
@@ -231,6 +231,8 @@ BUS_BENCH = {
 BUS = {
     "enabled": F("bool", default=False),
     "image": F("str", default="localhost/openclaw-bus:0.1.0"),
+    # The openclaw-bus package version the image and the bench install (the wheel this collection carries).
+    "version": F("str", default="0.1.0"),
     "port": F("int", default=8765),
     "server_prefix": F("str", default="bus"),
     "replies": F("bool", default=True),
