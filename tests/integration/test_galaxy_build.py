@@ -24,7 +24,8 @@ BIN = Path(sys.executable).parent
 # Development-only content that must never ship in the collection artifact.
 FORBIDDEN_TOP = {"tests", "tools", "molecule", "scripts", "collections", "benchmarks", "build", "src",
                  ".ci", ".cache", ".lab", ".venv", ".git", ".pytest_cache", ".ruff_cache",
-                 "pyproject.toml", "requirements-dev.txt", "constraints.txt", "execution-environment.yml", ".gitignore", ".ansible-lint"}
+                 "pyproject.toml", "requirements-dev.txt", "constraints.txt", "execution-environment.yml",
+                 ".gitignore", ".ansible-lint"}
 # ansible-doc plugin types that a collection can hold, plus roles.
 DOC_TYPES = ("become", "cache", "callback", "cliconf", "connection", "filter", "httpapi", "inventory", "lookup",
              "netconf", "shell", "vars", "module", "strategy", "test", "role")
