@@ -27,7 +27,8 @@ ensure_packages() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# Create the virtualenv and install the pinned requirements; reinstall when they change.
+# Create the virtualenv and install the requirements with the pins of constraints.txt; reinstall when
+# either changes.
 ensure_venv() {
   local requirements="$1" stamp
   if ! "$PY" -c 'import ensurepip, venv' 2>/dev/null; then
@@ -37,8 +38,8 @@ ensure_venv() {
   stamp="$VENV/.octant-$(basename "$requirements").sha256"
   if ! (cd "$ROOT" && sha256sum --status -c "$stamp" 2>/dev/null); then
     log "installing Python requirements from $(basename "$requirements")"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"
-    (cd "$ROOT" && sha256sum requirements*.txt) > "$stamp"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements" -c "$ROOT/constraints.txt"
+    (cd "$ROOT" && sha256sum requirements*.txt constraints.txt) > "$stamp"
   fi
   export PATH="$VENV/bin:$PATH"
 }

@@ -1,6 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE), a license compatible with the GNU General Public License v3.0
-# under which Ansible itself is distributed.
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters that derive OpenClaw artefacts from the farm model (module_utils/farm_model.py):
 
 - openclaw_config: the OpenClaw config (openclaw.json, current 2026.9 format) of one gateway.

@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The farm model: its schema, its validation and the facts derived from it.
 
 The farm model is the one source of truth of a deployment (inventory group_vars):
@@ -44,6 +44,9 @@ GATEWAY_NAME_RE = re.compile(r"[a-z](?:[a-z0-9-]{0,52}[a-z0-9])?", re.ASCII)
 JOB_PREFIX = "openclaw-"
 PROVIDER_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,31}", re.ASCII)
 CAPABILITY_RE = re.compile(r"[a-z][a-z0-9-]{0,63}", re.ASCII)
+# farm_bus.version: a PEP 440 release of the openclaw-bus package (no local or epoch parts).
+PACKAGE_VERSION_RE = re.compile(r"\d{1,4}(?:\.\d{1,4}){0,3}(?:(?:a|b|rc)\d{1,4})?(?:\.post\d{1,4})?(?:\.dev\d{1,4})?",
+                                re.ASCII)
 VERSION_RE = re.compile(r"\d{4}\.\d{1,2}\.\d{1,2}(?:-[0-9A-Za-z.]+)?", re.ASCII)
 # heartbeat.every: OpenClaw's parseDurationMs (single or composite units; bare numbers are minutes).
 DURATION_RE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d)?|(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+)", re.ASCII)
@@ -296,6 +299,9 @@ BUS = {
     "enabled": F("bool", default=False),
     "image": F("str", default="localhost/openclaw-bus:0.1.0", pattern=IMAGE_RE, what="a container image reference",
                fix="write it as <registry>/<path>:<tag>, lowercase, no spaces"),
+    # The openclaw-bus package version the image and the bench install (the wheel this collection carries).
+    "version": F("str", default="0.1.0", pattern=PACKAGE_VERSION_RE, what="a Python package version",
+                 fix="write a release version such as 0.1.0 (PEP 440)"),
     "port": F("int", default=8765, lo=1024, hi=MAX_PORT),
     "server_prefix": F("str", default="bus"),
     "replies": F("bool", default=True),

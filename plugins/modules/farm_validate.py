@@ -1,7 +1,6 @@
 #!/usr/bin/python
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE), a license compatible with the GNU General Public License v3.0
-# under which Ansible itself is distributed.
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 

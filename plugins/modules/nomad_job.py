@@ -1,7 +1,6 @@
 #!/usr/bin/python
 # Copyright: octant.openclaw contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# under which Ansible itself is distributed.
 
 from __future__ import annotations
 

@@ -63,3 +63,32 @@ def run_playbook(playbook, *args, inventory="inventory/lab", env=None, check=Tru
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+@pytest.fixture(scope="session")
+def collection_tarball(tmp_path_factory):
+    """The collection as it ships: scripts/build-collection (the openclaw-bus wheel into
+    roles/bus/files/wheels/, then `ansible-galaxy collection build`)."""
+    out = tmp_path_factory.mktemp("collection-build")
+    env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", OCTANT_VENV=str(BIN.parent))
+    result = subprocess.run([str(ROOT / "scripts" / "build-collection"), str(out)], env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def fresh_env(collections):
+    """An environment in which only the collections under `collections` exist (no checkout ansible.cfg)."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), PATH=f"{BIN}:{os.environ['PATH']}",
+               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    env.pop("ANSIBLE_CONFIG", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def installed_collection(collection_tarball, tmp_path_factory):
+    """The tarball installed into a fresh path (outside the checkout): that path's collections root."""
+    root = tmp_path_factory.mktemp("installed")
+    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", str(collection_tarball), "-p", str(root)],
+                   check=True, capture_output=True, text=True, cwd=root, env=fresh_env(root))
+    return root

@@ -61,6 +61,10 @@ class Farm:
     playbook = "playbooks/phase2.yml"
     run_class = Run
     timeout = 600
+    # Where ansible-playbook runs, and environment on top of the lab's (an installed collection: see
+    # test_galaxy_build).
+    cwd = ROOT
+    env_overrides = {}
 
     def __init__(self, base, acl, op_token, secrets):
         self.base = base
@@ -98,13 +102,14 @@ class Farm:
                    LAB_NOMAD_PORT=str(self.lab.nomad_port), LAB_CONSUL_PORT=str(self.lab.consul_port))
         for name in ("LAB_LITELLM_PORT", "NOMAD_ADDR", "CONSUL_HTTP_ADDR"):
             env.pop(name, None)
+        env.update(self.env_overrides)
         variables = self.variables()
         variables.update(extra or {})
         command = [str(BIN / "ansible-playbook"), "-i", inventory, playbook or self.playbook,
                    "-e", json.dumps(variables), *args]
         since = self.admin.last_seq()
         started = time.monotonic()
-        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+        result = subprocess.run(command, cwd=self.cwd, env=env, capture_output=True, text=True,
                                 timeout=self.timeout, check=False)
         run = self.run_class(result, self.admin.requests(since=since), time.monotonic() - started, args)
         self.runs.append(run)

@@ -66,6 +66,7 @@ class BusFarm(Farm):
 
     def variables(self):
         return dict(super().variables(), farm_bus={"enabled": True}, bus_bench_report=str(self.report),
+                    bus_package_target=str(self.base / "openclaw-bus"),
                     bus_bench_lab_admin=self.lab.admin_addr, bus_bench_settings=BENCH)
 
     def secret_values(self):
@@ -83,7 +84,7 @@ class BusFarm(Farm):
 
 
 @pytest.fixture(scope="module")
-def farm(tmp_path_factory):
+def farm(tmp_path_factory, collection_tarball):  # the tarball's build step puts the bus wheel in roles/bus
     farm = BusFarm(tmp_path_factory.mktemp("phase3")).start()
     yield farm
     farm.lab.stop()

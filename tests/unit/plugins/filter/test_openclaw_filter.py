@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """openclaw_config and openclaw_secret_env: the rendered config has the current OpenClaw format,
 refers to exactly the secrets the secret filter lists, holds no secret and no op:// reference, and
 is deterministic. (The real `openclaw config validate` runs in tests/integration.)"""

@@ -1,5 +1,5 @@
 # Copyright: octant.openclaw contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The farm model validator: the committed models are valid, and each broken model yields exactly
 the expected problems (path and message), all at once, with a fix, never echoing a secret."""
 
