@@ -73,7 +73,7 @@ def test_kv_get_and_missing():
 
 
 def test_kv_get_tree_is_one_recursive_get():
-    api, wire = api_with({("GET", "/v1/kv/app/"): (200, [{"Key": "app/a", "Value": b64("1")}])})
+    api, wire = api_with({("GET", "/v1/kv/app/"): (200, [{"Key": "app/a", "Value": b64("1"), "ModifyIndex": 7, "Flags": 0}])})
     assert [e["Value"] for e in api.kv_get_tree("app/")] == [b"1"]
     assert wire.sent[0]["query"] == {"recurse": ""}
     assert api.kv_get_tree("none/") == []

@@ -85,7 +85,7 @@ def test_403_names_the_token_problem():
 
 def test_job_namespace_goes_on_every_call():
     api, wire = api_with({("POST", "/v1/job/web/plan"): (200, {}, {}), ("POST", "/v1/jobs"): (200, {}, {}),
-                          ("GET", "/v1/job/web"): (200, {}, {})}, nomad_namespace="farm")
+                          ("GET", "/v1/job/web"): (200, {"ID": "web"}, {})}, nomad_namespace="farm")
     api.plan_job({"ID": "web"}, "other")
     api.register_job({"ID": "web"}, 7, "other")
     api.get_job("web")
