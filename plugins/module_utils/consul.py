@@ -26,6 +26,7 @@ from ansible_collections.octant.openclaw.plugins.module_utils.service_api import
     NONE,
     REQUESTS_IMPORT_ERROR,
     ApiSession,
+    Nullable,
     normalize_address,
 )
 
@@ -46,7 +47,8 @@ POLICY = {"ID": str, "Name": (str, NONE), "Description": (str, NONE), "Rules": (
 LINKS = ([{"ID": (str, NONE), "Name": (str, NONE)}], NONE)
 TOKEN = {"AccessorID": str, "SecretID": (str, NONE), "Description": (str, NONE), "Policies": LINKS,
          "Roles": LINKS, "Local": (bool, NONE)}
-AGENT_SELF = {"Config": ({"NodeName": (str, NONE)}, NONE), "Member": ({"Name": (str, NONE)}, NONE)}
+AGENT_SELF = {"Config": {"NodeName": str}}
+TXN_DONE = {"Results": Nullable(list)}
 SESSION = {"ID": str, "Name": (str, NONE), "Node": (str, NONE), "Behavior": (str, NONE), "TTL": (str, NONE),
            "LockDelay": (int, float, str, NONE), "NodeChecks": ([str], NONE), "Checks": ([str], NONE),
            "ServiceChecks": ([{"ID": str, "Namespace": (str, NONE)}], NONE)}
@@ -143,7 +145,7 @@ class ConsulApi:
     def txn(self, operations, what="transaction", needs=None):
         """PUT /v1/txn. Returns the Reply: status 200 (all applied) or 409 (all rolled back, the
         body's Errors say which operation failed). Anything else raises ServiceError."""
-        reply = self.call("PUT", "/v1/txn", body=operations, ok=(200, 409), what=what, needs=needs, expect=dict)
+        reply = self.call("PUT", "/v1/txn", body=operations, ok=(200, 409), what=what, needs=needs, expect=TXN_DONE)
         if reply.status == 409:
             self.http.check(reply, TXN_CONFLICT, what)
         return reply

@@ -27,6 +27,7 @@ from ansible_collections.octant.openclaw.plugins.module_utils.service_api import
     ApiSession,
     MapOf,
     NotJson,
+    Nullable,
     Reply,
     describe,
     normalize_address,
@@ -58,11 +59,11 @@ _DIFF_GROUP = dict(_DIFF_OBJECT, Tasks=([_DIFF_TASK], NONE))
 _PLACEMENT = {"NodesEvaluated": (int, NONE), "ConstraintFiltered": (MapOf(int), NONE),
               "ClassFiltered": (MapOf(int), NONE), "DimensionExhausted": (MapOf(int), NONE),
               "CoalescedFailures": (int, NONE)}
-PLAN = {"JobModifyIndex": (int, NONE), "Warnings": (str, NONE),
-        "Diff": (dict(_DIFF_OBJECT, TaskGroups=([_DIFF_GROUP], NONE)), NONE),
+PLAN = {"JobModifyIndex": int, "Warnings": (str, NONE),
+        "Diff": Nullable(dict(_DIFF_OBJECT, TaskGroups=([_DIFF_GROUP], NONE))),
         "Annotations": ({"DesiredTGUpdates": (MapOf((MapOf(int), NONE)), NONE)}, NONE),
         "FailedTGAllocs": (MapOf((_PLACEMENT, NONE)), NONE)}
-REGISTERED = {"EvalID": (str, NONE), "JobModifyIndex": (int, NONE), "Warnings": (str, NONE)}
+REGISTERED = {"EvalID": str, "JobModifyIndex": int, "Warnings": (str, NONE)}
 ALLOCATION = {"ID": str, "ClientStatus": (str, NONE), "DesiredStatus": (str, NONE), "JobVersion": (int, NONE),
               "NodeName": (str, NONE)}
 _GROUP_STATE = {"DesiredTotal": (int, NONE), "PlacedAllocs": (int, NONE), "HealthyAllocs": (int, NONE),
@@ -71,7 +72,8 @@ _GROUP_STATE = {"DesiredTotal": (int, NONE), "PlacedAllocs": (int, NONE), "Healt
 DEPLOYMENT = {"ID": str, "Status": (str, NONE), "StatusDescription": (str, NONE), "JobVersion": (int, NONE),
               "JobSpecModifyIndex": (int, NONE), "CreateIndex": (int, NONE),
               "TaskGroups": (MapOf((_GROUP_STATE, NONE)), NONE)}
-VARIABLE = {"Path": (str, NONE), "Namespace": (str, NONE), "ModifyIndex": (int, NONE), "Items": (MapOf(str), NONE)}
+VARIABLE_META = {"Path": str, "Namespace": (str, NONE), "ModifyIndex": int, "Items": (MapOf(str), NONE)}
+VARIABLE = dict(VARIABLE_META, Items=MapOf(str))
 
 
 class NomadMessageError(ServiceError):
@@ -271,7 +273,7 @@ class NomadApi:
         """(allocation stubs, index); blocking when index and wait are given."""
         reply, idx = self._blocking(f"/v1/job/{path_segment(job_id)}/allocations",
                                     f"GET /v1/job/{job_id}/allocations", namespace, index, wait,
-                                    expect=([ALLOCATION], NONE))
+                                    expect=[ALLOCATION])
         return reply.body or [], idx
 
     def job_deployment(self, job_id, namespace=None, index=0, wait=None):
@@ -326,7 +328,8 @@ class NomadApi:
             body["Namespace"] = self._ns(namespace)
         reply = self.http.call("PUT", f"/v1/var/{variable_path(path)}",
                                params={"namespace": self._ns(namespace), "cas": int(cas)}, body=body,
-                               ok=(200, 409), what=f"PUT /v1/var/{path}", expect=VARIABLE, secret=True)
+                               ok=(200, 409), what=f"PUT /v1/var/{path}", expect=VARIABLE_META,
+                               secret=True)
         if reply.status == 409:
             raise self._conflict(path, namespace, cas, reply.body, "written")
         return reply.body or {}

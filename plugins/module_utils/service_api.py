@@ -38,7 +38,8 @@ def normalize_address(address, default_scheme="http"):
 # not an int); a tuple of shapes (any of them); a dict {key: shape} (a JSON object whose keys have
 # those shapes; a key whose shape admits NONE may be missing; other keys are not checked); a list
 # [shape] (a JSON list whose every item has that shape); MapOf(shape) (a JSON object whose every
-# value has that shape). A dict shape may refer to itself (nested diffs).
+# value has that shape); Nullable(shape) (a key that must be present, its value null or of that
+# shape). A dict shape may refer to itself (nested diffs).
 
 ANY = object()  # no check
 NONE = type(None)
@@ -49,6 +50,13 @@ MAX_SNIPPET = 60
 
 class MapOf:
     """A JSON object used as a map: any keys, every value of `shape`."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+
+class Nullable:
+    """A key that must be present; its value is JSON null or has `shape`."""
 
     def __init__(self, shape):
         self.shape = shape
@@ -98,6 +106,8 @@ def expected(shape):
         return f"a JSON list of {_plural(expected(shape[0]))}"
     if isinstance(shape, MapOf):
         return "a JSON object"
+    if isinstance(shape, Nullable):
+        return f"{expected(shape.shape)} or JSON null"
     return JSON_NAMES.get(shape, getattr(shape, "__name__", str(shape)))
 
 
@@ -120,6 +130,8 @@ def _mismatch(value, shape, where):
         return None
     if isinstance(value, NotJson):
         return where, value, shape
+    if isinstance(shape, Nullable):
+        return None if value is None else _mismatch(value, shape.shape, where)
     if isinstance(shape, dict):
         if not isinstance(value, dict):
             return where, value, shape

@@ -211,7 +211,7 @@ OPTIONS = {
 
 # The shapes of the answers read here (see service_api).
 NODE_STUB = {"ID": str, "Name": (str, NONE)}
-NODE = {"ID": (str, NONE), "Status": (str, NONE), "SchedulingEligibility": (str, NONE),
+NODE = {"ID": str, "Status": str, "SchedulingEligibility": (str, NONE),
         "Drivers": (MapOf(({"Detected": (bool, NONE), "Healthy": (bool, NONE), "HealthDescription": (str, NONE),
                              "Attributes": (MapOf(str), NONE)}, NONE)), NONE)}
 MODELS = {"data": [{"id": str}]}
