@@ -22,8 +22,11 @@ from ansible_collections.octant.openclaw.plugins.module_utils.connection import 
 )
 from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, hint_for
 from ansible_collections.octant.openclaw.plugins.module_utils.service_api import (
+    ANY,
+    NONE,
     REQUESTS_IMPORT_ERROR,
     ApiSession,
+    Nullable,
     normalize_address,
 )
 
@@ -34,6 +37,21 @@ except ImportError:
     CONSUL_IMPORT_ERROR = traceback.format_exc()
 else:
     CONSUL_IMPORT_ERROR = None
+
+
+# The shapes of Consul's answers, as far as this collection reads them (see service_api).
+KV_ENTRY = {"Key": str, "Value": (str, NONE), "ModifyIndex": int, "Flags": (int, NONE), "Session": (str, NONE)}
+TXN_CONFLICT = {"Errors": ([{"OpIndex": (int, NONE), "What": (str, NONE)}], NONE)}
+POLICY = {"ID": str, "Name": (str, NONE), "Description": (str, NONE), "Rules": (str, NONE),
+          "Datacenters": ([str], NONE)}
+LINKS = ([{"ID": (str, NONE), "Name": (str, NONE)}], NONE)
+TOKEN = {"AccessorID": str, "SecretID": (str, NONE), "Description": (str, NONE), "Policies": LINKS,
+         "Roles": LINKS, "Local": (bool, NONE)}
+AGENT_SELF = {"Config": {"NodeName": str}}
+TXN_DONE = {"Results": Nullable(list)}
+SESSION = {"ID": str, "Name": (str, NONE), "Node": (str, NONE), "Behavior": (str, NONE), "TTL": (str, NONE),
+           "LockDelay": (int, float, str, NONE), "NodeChecks": ([str], NONE), "Checks": ([str], NONE),
+           "ServiceChecks": ([{"ID": str, "Namespace": (str, NONE)}], NONE)}
 
 
 class ConsulApi:
@@ -71,12 +89,14 @@ class ConsulApi:
     # description, and Txn.put raises on the 409 whose body says which operation failed. The
     # modules therefore speak HTTP through `self.http` (same requests.Session, TLS and token).
 
-    def call(self, method, path, params=None, body=None, raw=None, ok=(200,), what=None, needs=None):
+    def call(self, method, path, params=None, body=None, raw=None, ok=(200,), what=None, needs=None, expect=ANY,
+             secret=False):
         """One HTTP call through `self.http`. `needs` names the ACL capability the call requires
         (for example `key_prefix "app/" write`): a 403 whose text does not name the missing
-        capability gets it as the hint."""
+        capability gets it as the hint. `expect`: the shape of a 200 answer (ApiSession.call)."""
         try:
-            return self.http.call(method, path, params=params, body=body, raw=raw, ok=ok, what=what)
+            return self.http.call(method, path, params=params, body=body, raw=raw, ok=ok, what=what, expect=expect,
+                                  secret=secret)
         except ServiceError as err:
             if err.status == 403 and needs and "ACL not found" not in err.body \
                     and "lacks permission" not in err.body:
@@ -87,96 +107,112 @@ class ConsulApi:
     # KV ------------------------------------------------------------------------------------
     def kv_get(self, key):
         """The entry of one key (Value decoded to bytes) or None when it does not exist."""
-        reply = self.call("GET", kv_path(key), ok=(200, 404), what=f"KV read of {key!r}",
-                          needs=f'key "{key}" read')
+        what = f"KV read of {key!r}"
+        reply = self.call("GET", kv_path(key), ok=(200, 404), what=what, needs=f'key "{key}" read',
+                          expect=[KV_ENTRY])
         if reply.status == 404 or not reply.body:
             return None
-        return decode_entry(reply.body[0])
+        return self._decoded(reply.body[0], what)
 
     def kv_get_tree(self, prefix):
         """All entries under `prefix` (one recursive GET), Values decoded to bytes."""
-        reply = self.call("GET", kv_path(prefix), params={"recurse": ""}, ok=(200, 404),
-                          what=f"KV read of prefix {prefix!r}", needs=f'key_prefix "{prefix}" read')
+        what = f"KV read of prefix {prefix!r}"
+        reply = self.call("GET", kv_path(prefix), params={"recurse": ""}, ok=(200, 404), what=what,
+                          needs=f'key_prefix "{prefix}" read', expect=[KV_ENTRY])
         if reply.status == 404 or not reply.body:
             return []
-        return [decode_entry(entry) for entry in reply.body]
+        return [self._decoded(entry, what) for entry in reply.body]
+
+    def _decoded(self, entry, what):
+        try:
+            return decode_entry(entry)
+        except ValueError:
+            raise self.http.unexpected(what, f"HTTP 200 with a KV entry whose Value is not base64 "
+                                             f"(key {entry['Key'][:100]!r})") from None
 
     def kv_put(self, key, value, flags=None, cas=None, acquire=None, release=None):
         """PUT one key; True when Consul applied it (False: cas mismatch or lock not obtained)."""
         params = {"flags": flags, "cas": cas, "acquire": acquire, "release": release}
         reply = self.call("PUT", kv_path(key), params=params, raw=value or b"", what=f"KV write of {key!r}",
-                          needs=f'key "{key}" write')
+                          needs=f'key "{key}" write', expect=bool)
         return reply.body is True
 
     def kv_delete(self, key, cas=None):
         reply = self.call("DELETE", kv_path(key), params={"cas": cas}, what=f"KV delete of {key!r}",
-                          needs=f'key "{key}" write')
+                          needs=f'key "{key}" write', expect=bool)
         return reply.body is True
 
     def txn(self, operations, what="transaction", needs=None):
         """PUT /v1/txn. Returns the Reply: status 200 (all applied) or 409 (all rolled back, the
         body's Errors say which operation failed). Anything else raises ServiceError."""
-        return self.call("PUT", "/v1/txn", body=operations, ok=(200, 409), what=what, needs=needs)
+        reply = self.call("PUT", "/v1/txn", body=operations, ok=(200, 409), what=what, needs=needs, expect=TXN_DONE)
+        if reply.status == 409:
+            self.http.check(reply, TXN_CONFLICT, what)
+        return reply
 
     # ACL -----------------------------------------------------------------------------------
     def acl_policy_by_name(self, name):
         reply = self.call("GET", "/v1/acl/policy/name/" + quote(name, safe=""), ok=(200, 404),
-                          what=f"ACL policy read of {name!r}", needs='acl = "read"')
+                          what=f"ACL policy read of {name!r}", needs='acl = "read"', expect=POLICY)
         return reply.body if reply.status == 200 else None
 
     def acl_policy_write(self, policy, policy_id=None):
         path = "/v1/acl/policy" + (f"/{quote(policy_id, safe='')}" if policy_id else "")
         verb = "update" if policy_id else "create"
         return self.call("PUT", path, body=policy, what=f"ACL policy {verb} of {policy.get('Name')!r}",
-                         needs='acl = "write"').body
+                         needs='acl = "write"', expect=POLICY).body
 
     def acl_policy_delete(self, policy_id, name=None):
         self.call("DELETE", f"/v1/acl/policy/{quote(policy_id, safe='')}",
-                  what=f"ACL policy delete of {name or policy_id!r}", needs='acl = "write"')
+                  what=f"ACL policy delete of {name or policy_id!r}", needs='acl = "write"', expect=bool)
 
     def acl_token_list(self):
-        return self.call("GET", "/v1/acl/tokens", what="ACL token list", needs='acl = "read"').body or []
+        return self.call("GET", "/v1/acl/tokens", what="ACL token list", needs='acl = "read"', expect=[TOKEN],
+                         secret=True).body or []
 
     def acl_token_read(self, accessor_id):
         return self.call("GET", f"/v1/acl/token/{quote(accessor_id, safe='')}",
-                         what=f"ACL token read of {accessor_id}", needs='acl = "read"').body
+                         what=f"ACL token read of {accessor_id}", needs='acl = "read"', expect=TOKEN,
+                         secret=True).body
 
     def acl_token_write(self, token, accessor_id=None):
         path = "/v1/acl/token" + (f"/{quote(accessor_id, safe='')}" if accessor_id else "")
         verb = "update" if accessor_id else "create"
         return self.call("PUT", path, body=token, what=f"ACL token {verb} of {token.get('Description')!r}",
-                         needs='acl = "write"').body
+                         needs='acl = "write"', expect=TOKEN, secret=True).body
 
     def acl_token_delete(self, accessor_id, description=None):
         self.call("DELETE", f"/v1/acl/token/{quote(accessor_id, safe='')}",
-                  what=f"ACL token delete of {description or accessor_id!r}", needs='acl = "write"')
+                  what=f"ACL token delete of {description or accessor_id!r}", needs='acl = "write"', expect=bool)
 
     # Sessions ------------------------------------------------------------------------------
     def agent_node_name(self):
         """The node name of the agent this client talks to (GET /v1/agent/self)."""
-        body = self.call("GET", "/v1/agent/self", what="agent self read", needs='agent_prefix "" read').body or {}
+        body = self.call("GET", "/v1/agent/self", what="agent self read", needs='agent_prefix "" read',
+                         expect=AGENT_SELF).body or {}
         return (body.get("Config") or {}).get("NodeName") or (body.get("Member") or {}).get("Name")
 
     def session_list_node(self, node):
         return self.call("GET", f"/v1/session/node/{quote(node, safe='')}", what=f"session list of node {node!r}",
-                         needs=f'session "{node}" read').body or []
+                         needs=f'session "{node}" read', expect=[SESSION]).body or []
 
     def session_create(self, session):
         return self.call("PUT", "/v1/session/create", body=session,
                          what=f"session create of {session.get('Name')!r}",
-                         needs=f'session "{session.get("Node", "")}" write').body["ID"]
+                         needs=f'session "{session.get("Node", "")}" write', expect={"ID": str}).body["ID"]
 
     def session_renew(self, session_id, node=None):
         """The renewed session, or None when Consul no longer knows it (404)."""
         reply = self.call("PUT", f"/v1/session/renew/{quote(session_id, safe='')}", ok=(200, 404),
-                          what=f"session renew of {session_id}", needs=f'session "{node or ""}" write')
+                          what=f"session renew of {session_id}", needs=f'session "{node or ""}" write',
+                          expect=[SESSION])
         if reply.status == 404 or not reply.body:
             return None
         return reply.body[0]
 
     def session_destroy(self, session_id, node=None):
         self.call("PUT", f"/v1/session/destroy/{quote(session_id, safe='')}",
-                  what=f"session destroy of {session_id}", needs=f'session "{node or ""}" write')
+                  what=f"session destroy of {session_id}", needs=f'session "{node or ""}" write', expect=bool)
 
     def wrap(self, what, call, *args, **kwargs):
         """Run a python-consul2 call and turn its exceptions into one ServiceError."""

@@ -17,7 +17,7 @@ import json
 import math
 import re
 
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, UnexpectedAnswerError
 
 # Consul's per-transaction limits: 64 operations before Consul 1.14, 128 from 1.14; and the request
 # body limit (limits.txn_max_req_len, default 512 KiB, the same as kv_max_value_size).
@@ -265,7 +265,8 @@ def apply_plan(api, plan, max_ops=TXN_MAX_OPS_DEFAULT, max_bytes=TXN_MAX_BYTES):
             if err.status == 413 and "too many operations" in err.body:
                 hint = (f"this Consul accepts fewer operations per transaction than txn_max_ops={max_ops}; "
                         f"use txn_max_ops: 64 (the limit before Consul 1.14)")
-            text = ServiceError(err.service, err.call, err.status, err.body).message  # without the hint
+            err.hint = None  # the hint is appended once, after the summary
+            text = err.message
             raise _partial_failure(plan, batches, number, applied, text, uncertain, err.status, hint) from None
         if reply.status == 409:
             message, hint = _txn_conflict(reply.body, changes, plan.prefix)
@@ -276,8 +277,10 @@ def apply_plan(api, plan, max_ops=TXN_MAX_OPS_DEFAULT, max_bytes=TXN_MAX_BYTES):
 
 
 def _outcome_unknown(err):
-    """No answer (other than a refused connection) or a server error: the transaction may or may
-    not have been committed."""
+    """No answer (other than a refused connection), a server error or an answer that is not
+    Consul's: the transaction may or may not have been committed."""
+    if isinstance(err, UnexpectedAnswerError):
+        return True
     if err.status is None:
         return err.body != "connection refused"
     return err.status >= 500
@@ -287,13 +290,14 @@ def _txn_conflict(body, changes, prefix):
     errors = (body.get("Errors") if isinstance(body, dict) else None) or []
     texts, denied, conflict = [], False, False
     for error in errors:
-        index = error.get("OpIndex", -1)
-        what = error.get("What", "")
+        index = error.get("OpIndex")
+        index = -1 if index is None else index
+        what = error.get("What") or ""
         key = changes[index].key if 0 <= index < len(changes) else "?"
         texts.append(f"operation {index} (key {key!r}): {what}")
         denied = denied or "Permission denied" in what or "permission denied" in what
         conflict = conflict or any(marker in what for marker in CONFLICT_MARKERS)
-    message = "; ".join(texts) or str(body)
+    message = "; ".join(texts) or "Consul named no failed operation"
     hint = None
     if denied:
         hint = f'the Consul token lacks key_prefix "{prefix}" write (needed for every key the task writes or deletes)'

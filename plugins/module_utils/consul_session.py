@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, UnexpectedAnswerError
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -156,7 +156,13 @@ def run_session(api, params, check_mode=False, diff=False, warn=None):
     if existing is None:
         operation = "create"
     else:
-        changes = differences(existing, desired)
+        try:
+            changes = differences(existing, desired)
+        except ValueError:  # a TTL or LockDelay that is not a duration
+            raise UnexpectedAnswerError(
+                "consul", f"session list of node {node!r}", 200,
+                f"HTTP 200 with a session {name!r} whose TTL or LockDelay is not a duration",
+                getattr(api, "address", None)) from None
         if changes:
             if not params.get("recreate"):
                 raise SessionError(f"session {name!r} on node {node!r}",

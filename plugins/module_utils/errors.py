@@ -7,6 +7,8 @@ from __future__ import annotations
 
 ENV_OF_ADDRESS = {"nomad": "NOMAD_ADDR", "consul": "CONSUL_HTTP_ADDR", "1password": "OP_SERVICE_ACCOUNT_TOKEN"}
 ENV_OF_TOKEN = {"nomad": "NOMAD_TOKEN", "consul": "CONSUL_HTTP_TOKEN"}
+OPTION_OF_ADDRESS = {"litellm": "farm_model_providers.litellm.base_url"}
+DISPLAY_NAME = {"nomad": "Nomad", "consul": "Consul", "1password": "1Password", "litellm": "LiteLLM"}
 
 
 class ServiceError(Exception):
@@ -30,6 +32,33 @@ class ServiceError(Exception):
         if self.hint:
             text += f". Hint: {self.hint}"
         return text
+
+
+class UnexpectedAnswerError(ServiceError):
+    """A call that succeeded but answered something this collection cannot read: not JSON, an
+    HTML page, JSON of another shape. `body` is a description of the answer's shape (never its
+    values, which may be secrets)."""
+
+    def __init__(self, service, call, status, description, address=None, hint=None):
+        super().__init__(service, call, status, description, hint=hint or answer_hint(service, address))
+
+    @property
+    def message(self):
+        name = DISPLAY_NAME.get(self.service, self.service.capitalize())
+        text = f"{name} {self.call} returned an unexpected answer: {self.body}"
+        if self.hint:
+            text += f". Hint: {self.hint}"
+        return text
+
+
+def answer_hint(service, address):
+    name = DISPLAY_NAME.get(service, service.capitalize())
+    if not address:
+        return None
+    env = ENV_OF_ADDRESS.get(service)
+    where = OPTION_OF_ADDRESS.get(service, f"{service}_address") + (f" or {env}" if env else "")
+    return (f"is {address} really {name}? A proxy, a login page or another service may answer there; "
+            f"check {where} (scheme, host and port)")
 
 
 def hint_for(service, status, body, address=None):

@@ -21,7 +21,17 @@ from urllib.parse import quote
 
 from ansible_collections.octant.openclaw.plugins.module_utils.connection import NOMAD_OPTIONS, resolve
 from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, hint_for
-from ansible_collections.octant.openclaw.plugins.module_utils.service_api import ApiSession, normalize_address
+from ansible_collections.octant.openclaw.plugins.module_utils.service_api import (
+    ANY,
+    NONE,
+    ApiSession,
+    MapOf,
+    NotJson,
+    Nullable,
+    Reply,
+    describe,
+    normalize_address,
+)
 
 try:
     import nomad
@@ -35,6 +45,35 @@ else:
 # Nomad's default and maximum blocking-query wait (seconds); it adds up to wait/16 jitter.
 MAX_BLOCKING_WAIT = 300
 ENFORCE_INDEX_PREFIX = "Enforcing job modify index"
+
+# The shapes of Nomad's answers, as far as this collection reads them (see service_api).
+JOB = {"ID": str, "Namespace": (str, NONE), "Type": (str, NONE), "Status": (str, NONE), "Stop": (bool, NONE),
+       "Version": (int, NONE), "JobModifyIndex": (int, NONE),
+       "TaskGroups": ([{"Name": (str, NONE), "Count": (int, NONE)}], NONE)}
+JOB_STUB = {"ID": str}
+_DIFF_FIELDS = {"Type": (str, NONE), "Name": (str, NONE)}
+_DIFF_OBJECT = dict(_DIFF_FIELDS, Fields=([_DIFF_FIELDS], NONE))
+_DIFF_OBJECT["Objects"] = ([_DIFF_OBJECT], NONE)
+_DIFF_TASK = dict(_DIFF_OBJECT, Annotations=([str], NONE))
+_DIFF_GROUP = dict(_DIFF_OBJECT, Tasks=([_DIFF_TASK], NONE))
+_PLACEMENT = {"NodesEvaluated": (int, NONE), "ConstraintFiltered": (MapOf(int), NONE),
+              "ClassFiltered": (MapOf(int), NONE), "DimensionExhausted": (MapOf(int), NONE),
+              "CoalescedFailures": (int, NONE)}
+PLAN = {"JobModifyIndex": int, "Warnings": (str, NONE),
+        "Diff": Nullable(dict(_DIFF_OBJECT, TaskGroups=([_DIFF_GROUP], NONE))),
+        "Annotations": ({"DesiredTGUpdates": (MapOf((MapOf(int), NONE)), NONE)}, NONE),
+        "FailedTGAllocs": (MapOf((_PLACEMENT, NONE)), NONE)}
+REGISTERED = {"EvalID": str, "JobModifyIndex": int, "Warnings": (str, NONE)}
+ALLOCATION = {"ID": str, "ClientStatus": (str, NONE), "DesiredStatus": (str, NONE), "JobVersion": (int, NONE),
+              "NodeName": (str, NONE)}
+_GROUP_STATE = {"DesiredTotal": (int, NONE), "PlacedAllocs": (int, NONE), "HealthyAllocs": (int, NONE),
+                "UnhealthyAllocs": (int, NONE), "AutoRevert": (bool, NONE), "DesiredCanaries": (int, NONE),
+                "Promoted": (bool, NONE)}
+DEPLOYMENT = {"ID": str, "Status": (str, NONE), "StatusDescription": (str, NONE), "JobVersion": (int, NONE),
+              "JobSpecModifyIndex": (int, NONE), "CreateIndex": (int, NONE),
+              "TaskGroups": (MapOf((_GROUP_STATE, NONE)), NONE)}
+VARIABLE_META = {"Path": str, "Namespace": (str, NONE), "ModifyIndex": int, "Items": (MapOf(str), NONE)}
+VARIABLE = dict(VARIABLE_META, Items=MapOf(str))
 
 
 class NomadMessageError(ServiceError):
@@ -144,10 +183,14 @@ class NomadApi:
     def namespace(self):
         return self.settings["nomad_namespace"] or "default"
 
-    def wrap(self, what, call, *args, **kwargs):
-        """Run a python-nomad call and turn its exceptions into one ServiceError."""
+    def wrap(self, what, call, *args, expect=ANY, **kwargs):
+        """Run a python-nomad call and turn its exceptions into one ServiceError; `expect` is
+        the shape its answer must have (ApiSession.call)."""
         try:
-            return call(*args, **kwargs)
+            result = call(*args, **kwargs)
+        except ValueError as exc:  # python-nomad's response.json(): the text is in exc.doc
+            raise self.http.unexpected(what, f"HTTP 200 with {describe(NotJson(getattr(exc, 'doc', '') or ''))}") \
+                from None
         except nomad.api.exceptions.BaseNomadException as exc:
             response = exc.nomad_resp
             if isinstance(response, requests.Response):
@@ -156,12 +199,15 @@ class NomadApi:
                 status, text = None, "connection refused" if "refused" in str(response) else str(response)
             raise ServiceError("nomad", what, status, text,
                                hint=hint_for("nomad", status, text, self.address)) from None
+        if expect is not ANY:
+            self.http.check(Reply(200, result, {}), expect, what)
+        return result
 
     # -- helpers -------------------------------------------------------------------------
     def _ns(self, namespace):
         return namespace or self.settings["nomad_namespace"] or None
 
-    def _blocking(self, path, what, namespace=None, index=0, wait=None, params=None, ok=(200,)):
+    def _blocking(self, path, what, namespace=None, index=0, wait=None, params=None, ok=(200,), expect=ANY):
         """One GET, blocking when index > 0. Returns (body, X-Nomad-Index)."""
         query = dict(params or {})
         query["namespace"] = self._ns(namespace)
@@ -172,7 +218,7 @@ class NomadApi:
             # Nomad adds up to wait/16 jitter; the socket timeout must outlast the wait.
             seconds = min(float(wait), MAX_BLOCKING_WAIT)
             timeout = seconds + seconds / 16 + self.settings["nomad_timeout"]
-        reply = self.http.call("GET", path, params=query, timeout=timeout, what=what, ok=ok)
+        reply = self.http.call("GET", path, params=query, timeout=timeout, what=what, ok=ok, expect=expect)
         return reply, reply.index("X-Nomad-Index")
 
     # -- jobs ------------------------------------------------------------------------------
@@ -180,7 +226,7 @@ class NomadApi:
         """The job, or None when it does not exist (404)."""
         try:
             return self.wrap(f"GET /v1/job/{job_id}", self.client.job.get_job, path_segment(job_id),
-                             namespace=self._ns(namespace))
+                             namespace=self._ns(namespace), expect=JOB)
         except ServiceError as exc:
             if exc.status == 404:
                 return None
@@ -189,14 +235,14 @@ class NomadApi:
     def list_jobs(self, prefix=None, namespace=None):
         """Job stubs, filtered by ID prefix on the server (?prefix=)."""
         return self.wrap("GET /v1/jobs", self.client.jobs.get_jobs, prefix=prefix or None,
-                         namespace=self._ns(namespace)) or []
+                         namespace=self._ns(namespace), expect=[JOB_STUB]) or []
 
     def plan_job(self, job, namespace=None):
         """POST /v1/job/<id>/plan with Diff: the scheduler's dry run."""
         job_id = job["ID"]
         reply = self.http.call("POST", f"/v1/job/{path_segment(job_id)}/plan",
                                params={"namespace": self._ns(namespace)},
-                               body={"Job": job, "Diff": True}, what=f"plan of job {job_id!r}")
+                               body={"Job": job, "Diff": True}, what=f"plan of job {job_id!r}", expect=PLAN)
         return reply.body or {}
 
     def register_job(self, job, modify_index, namespace=None, submission=None):
@@ -207,7 +253,7 @@ class NomadApi:
             body["Submission"] = submission
         try:
             reply = self.http.call("POST", "/v1/jobs", params={"namespace": self._ns(namespace)}, body=body,
-                                   what=f"register of job {job_id!r}")
+                                   what=f"register of job {job_id!r}", expect=REGISTERED)
         except ServiceError as exc:
             if exc.status is not None and ENFORCE_INDEX_PREFIX in exc.body:
                 raise JobChangedError(
@@ -220,24 +266,28 @@ class NomadApi:
 
     def deregister_job(self, job_id, purge=False, namespace=None):
         return self.wrap(f"DELETE /v1/job/{job_id}", self.client.job.deregister_job, path_segment(job_id),
-                         purge=True if purge else None, namespace=self._ns(namespace)) or {}
+                         purge=True if purge else None, namespace=self._ns(namespace),
+                         expect=({"EvalID": (str, NONE)}, NONE)) or {}
 
     def job_allocations(self, job_id, namespace=None, index=0, wait=None):
         """(allocation stubs, index); blocking when index and wait are given."""
         reply, idx = self._blocking(f"/v1/job/{path_segment(job_id)}/allocations",
-                                    f"GET /v1/job/{job_id}/allocations", namespace, index, wait)
+                                    f"GET /v1/job/{job_id}/allocations", namespace, index, wait,
+                                    expect=[ALLOCATION])
         return reply.body or [], idx
 
     def job_deployment(self, job_id, namespace=None, index=0, wait=None):
         """(latest deployment of the job or None, index); blocking when index and wait are given."""
         reply, idx = self._blocking(f"/v1/job/{path_segment(job_id)}/deployment",
-                                    f"GET /v1/job/{job_id}/deployment", namespace, index, wait)
+                                    f"GET /v1/job/{job_id}/deployment", namespace, index, wait,
+                                    expect=(DEPLOYMENT, NONE))
         return reply.body or None, idx
 
     def deployment(self, deployment_id, namespace=None, index=0, wait=None):
         """(deployment, index); blocking when index and wait are given."""
         reply, idx = self._blocking(f"/v1/deployment/{path_segment(deployment_id)}",
-                                    f"GET /v1/deployment/{deployment_id}", namespace, index, wait)
+                                    f"GET /v1/deployment/{deployment_id}", namespace, index, wait,
+                                    expect=DEPLOYMENT)
         return reply.body, idx
 
     def parse_hcl(self, hcl, variables=None):
@@ -246,7 +296,7 @@ class NomadApi:
         if variables:
             body["Variables"] = render_hcl_variables(variables)
         try:
-            reply = self.http.call("POST", "/v1/jobs/parse", body=body, what="POST /v1/jobs/parse")
+            reply = self.http.call("POST", "/v1/jobs/parse", body=body, what="POST /v1/jobs/parse", expect=JOB)
         except ServiceError as exc:
             if exc.status in (404, 501):
                 raise HclNotSupportedError(
@@ -255,8 +305,6 @@ class NomadApi:
                     f"{exc.status} ({exc.body or 'no text'}). Pass the job as API JSON with the `job` option "
                     f"instead (for example the output of `nomad job run -output job.nomad.hcl`).") from None
             raise
-        if not isinstance(reply.body, dict):
-            raise ServiceError("nomad", "POST /v1/jobs/parse", reply.status, "the answer is not a job object")
         return reply.body
 
     # -- variables ---------------------------------------------------------------------------
@@ -264,7 +312,8 @@ class NomadApi:
         """The variable (with Items) or None when it does not exist."""
         try:
             reply = self.http.call("GET", f"/v1/var/{variable_path(path)}",
-                                   params={"namespace": self._ns(namespace)}, what=f"GET /v1/var/{path}")
+                                   params={"namespace": self._ns(namespace)}, what=f"GET /v1/var/{path}",
+                                   expect=VARIABLE, secret=True)
         except ServiceError as exc:
             if exc.status == 404:
                 return None
@@ -279,7 +328,8 @@ class NomadApi:
             body["Namespace"] = self._ns(namespace)
         reply = self.http.call("PUT", f"/v1/var/{variable_path(path)}",
                                params={"namespace": self._ns(namespace), "cas": int(cas)}, body=body,
-                               ok=(200, 409), what=f"PUT /v1/var/{path}")
+                               ok=(200, 409), what=f"PUT /v1/var/{path}", expect=VARIABLE_META,
+                               secret=True)
         if reply.status == 409:
             raise self._conflict(path, namespace, cas, reply.body, "written")
         return reply.body or {}

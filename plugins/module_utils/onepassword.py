@@ -62,6 +62,9 @@ TOKEN_HINT = f"set service_account_token or {TOKEN_ENV} to a 1Password service a
 RATE_HINT = ("the service account's request quota is used up; wait and retry, and fetch all the secrets "
              "a play needs in one call (one lookup with many terms, or onepassword_info with run_once)")
 
+ANSWER_HINT = ("the onepassword-sdk package may not be the version this collection pins "
+               "(requirements.txt), or something between the SDK and 1Password altered the answer")
+
 _LOCK = threading.Lock()
 _CLIENTS = {}  # sha256(token) -> (pid, Client)
 _VALUES = {}  # (sha256(token), reference) -> value
@@ -86,6 +89,18 @@ class OnePasswordError(ServiceError):
                 text += f" ({self.reason})"
         else:
             text = f"1Password {self.call} failed: {self.reason}"
+        if self.hint:
+            text += f". Hint: {self.hint}"
+        return text
+
+
+class OnePasswordAnswerError(OnePasswordError):
+    """1Password (through the SDK) answered something the SDK cannot read: the same message
+    shape as every other unexpected answer (errors.UnexpectedAnswerError)."""
+
+    @property
+    def message(self):
+        text = f"1Password {self.call} returned an unexpected answer: {self.reason}"
         if self.hint:
             text += f". Hint: {self.hint}"
         return text
@@ -213,14 +228,25 @@ def _failure(call, exc, token, references, hint=None):
     if HAS_ONEPASSWORD and isinstance(exc, RateLimitExceededException):
         reason, hint = "rate limit exceeded", RATE_HINT
     elif HAS_ONEPASSWORD and isinstance(exc, ValidationError):
-        # pydantic quotes the input it could not parse, and that input holds the values.
-        reason = "the SDK could not parse 1Password's answer (is onepassword-sdk the pinned version?)"
+        return OnePasswordAnswerError(call, _validation_summary(exc), hint=ANSWER_HINT)
     else:
         reason = str(exc).replace(token, "<token>").strip() or type(exc).__name__
     shown = list(references)[:5]
     more = f" and {len(references) - 5} more" if len(references) > 5 else ""
     reason = f"{reason[:500]} (references: {', '.join(repr(r) for r in shown)}{more})"
     return OnePasswordError(call, reason, hint=hint)
+
+
+def _validation_summary(exc):
+    """What the SDK could not read, by place and kind only: pydantic's own text quotes the input,
+    and that input holds the secret values."""
+    problems = exc.errors(include_input=False, include_url=False)
+    first = problems[0] if problems else {}
+    where = ".".join(str(part)[:80] for part in first.get("loc", ())) or "the top level"
+    kind = first.get("type", "unknown")
+    what = "truncated or malformed JSON" if kind == "json_invalid" else f"{kind} at {where}"
+    count = f"{len(problems)} problem{'' if len(problems) == 1 else 's'}"
+    return f"an answer the SDK cannot read ({count}; first: {what})"
 
 
 def _is_one_time(reference):

@@ -7,9 +7,14 @@ requests.Session so TLS, tokens and connection reuse stay in one place."""
 from __future__ import annotations
 
 import json
+import re
 import traceback
 
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, hint_for
+from ansible_collections.octant.openclaw.plugins.module_utils.errors import (
+    ServiceError,
+    UnexpectedAnswerError,
+    hint_for,
+)
 
 try:
     import requests
@@ -28,13 +33,169 @@ def normalize_address(address, default_scheme="http"):
     return address
 
 
-class Reply:
-    """Status, decoded JSON (or text) body and headers of one call."""
+# -- answer shapes -------------------------------------------------------------------------------
+# A shape is: a type (dict, list, str, int, float, bool, NONE) matched with isinstance (a bool is
+# not an int); a tuple of shapes (any of them); a dict {key: shape} (a JSON object whose keys have
+# those shapes; a key whose shape admits NONE may be missing; other keys are not checked); a list
+# [shape] (a JSON list whose every item has that shape); MapOf(shape) (a JSON object whose every
+# value has that shape); Nullable(shape) (a key that must be present, its value null or of that
+# shape). A dict shape may refer to itself (nested diffs).
 
-    def __init__(self, status, body, headers):
+ANY = object()  # no check
+NONE = type(None)
+JSON_NAMES = {dict: "a JSON object", list: "a JSON list", str: "a JSON string", int: "a JSON integer",
+              float: "a JSON number", bool: "a JSON boolean", NONE: "JSON null"}
+MAX_SNIPPET = 60
+
+
+class MapOf:
+    """A JSON object used as a map: any keys, every value of `shape`."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+
+class Nullable:
+    """A key that must be present; its value is JSON null or has `shape`."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+
+class NotJson(str):
+    """A body that did not parse as JSON."""
+
+
+def describe(value, secret=False):
+    """What came back, in a few words: its JSON type and size, key names, an HTML page's title;
+    never a JSON value. A non-JSON text is quoted (its first characters) only when not `secret`."""
+    if isinstance(value, NotJson):
+        text = str(value).strip()
+        if not text:
+            return "an empty body"
+        if re.match(r"<(!doctype\s+html|html|head|body)\b", text, re.I) or re.search(r"<html\b", text[:500], re.I):
+            title = re.search(r"<title[^>]*>([^<]{1,200})", text, re.I)
+            name = " ".join(title.group(1).split())[:MAX_SNIPPET] if title else ""
+            return f"an HTML page{f' titled {name!r}' if name else ''} ({len(text)} characters)"
+        if text[0] in "[{":
+            return f"truncated or malformed JSON ({len(text)} characters)"
+        if secret:
+            return f"{len(text)} characters of text that is not JSON"
+        snippet = " ".join(text.split())
+        more = "..." if len(snippet) > MAX_SNIPPET else ""
+        return f"text that is not JSON: {snippet[:MAX_SNIPPET]!r}{more}"
+    if isinstance(value, dict):
+        keys = sorted(str(k)[:30] for k in value)
+        shown = ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
+        return f"a JSON object with keys {shown}" if keys else "an empty JSON object"
+    if isinstance(value, list):
+        return f"a JSON list of {len(value)} item{'' if len(value) == 1 else 's'}"
+    if isinstance(value, str):
+        return f"a JSON string of {len(value)} character{'' if len(value) == 1 else 's'}"
+    return JSON_NAMES.get(type(value), type(value).__name__)
+
+
+def expected(shape):
+    """A shape in words (outermost level only)."""
+    if isinstance(shape, tuple):
+        return " or ".join(expected(s) for s in shape)
+    if isinstance(shape, dict):
+        required = [k for k, v in shape.items() if not _admits_none(v)]
+        return f"a JSON object with {', '.join(required)}" if required else "a JSON object"
+    if isinstance(shape, list):
+        return f"a JSON list of {_plural(expected(shape[0]))}"
+    if isinstance(shape, MapOf):
+        return "a JSON object"
+    if isinstance(shape, Nullable):
+        return f"{expected(shape.shape)} or JSON null"
+    return JSON_NAMES.get(shape, getattr(shape, "__name__", str(shape)))
+
+
+def _plural(text):
+    return text.replace("a JSON ", "JSON ", 1) + "s" if text.startswith("a JSON ") else text
+
+
+def _admits_none(shape):
+    return shape is NONE or (isinstance(shape, tuple) and any(_admits_none(s) for s in shape))
+
+
+def _mismatch(value, shape, where):
+    """None when `value` has `shape`, else (where, the value there, the shape expected there)."""
+    if isinstance(shape, tuple):
+        problems = [_mismatch(value, s, where) for s in shape]
+        if all(problems):
+            # Inside a container of the right kind, report the deeper problem.
+            deeper = [p for p in problems if p[0] != where]
+            return deeper[0] if deeper else (where, value, shape)
+        return None
+    if isinstance(value, NotJson):
+        return where, value, shape
+    if isinstance(shape, Nullable):
+        return None if value is None else _mismatch(value, shape.shape, where)
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return where, value, shape
+        for key, sub in shape.items():
+            if key not in value:
+                if _admits_none(sub):
+                    continue
+                return _join(where, key), _MISSING, sub
+            found = _mismatch(value[key], sub, _join(where, key))
+            if found:
+                return found
+        return None
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return where, value, shape
+        for number, item in enumerate(value):
+            found = _mismatch(item, shape[0], f"{where}[{number}]")
+            if found:
+                return found
+        return None
+    if isinstance(shape, MapOf):
+        if not isinstance(value, dict):
+            return where, value, shape
+        for key, item in value.items():
+            found = _mismatch(item, shape.shape, _join(where, str(key)[:30]))
+            if found:
+                return found
+        return None
+    if shape is int and isinstance(value, bool):
+        return where, value, shape
+    if shape is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return None
+    return None if isinstance(value, shape) else (where, value, shape)
+
+
+_MISSING = object()
+
+
+def _join(where, key):
+    return f"{where}.{key}" if where else str(key)
+
+
+def answer_problem(value, shape, secret=False):
+    """None when `value` (a decoded body, or NotJson text) has `shape`; else what came back and
+    what was expected, in words."""
+    found = _mismatch(value, shape, "")
+    if not found:
+        return None
+    where, inner, wanted = found
+    if not where:
+        return f"{describe(value, secret)} where {expected(wanted)} was expected"
+    got = "missing" if inner is _MISSING else describe(inner, secret)
+    return f"{describe(value, secret)} whose {where} is {got} where {expected(wanted)} was expected"
+
+
+class Reply:
+    """Status, decoded JSON (or text) body and headers of one call; `is_json` tells whether the
+    body was JSON (a non-JSON text is kept as `body` for callers that read text)."""
+
+    def __init__(self, status, body, headers, is_json=True):
         self.status = status
         self.body = body
         self.headers = headers
+        self.is_json = is_json
 
     def index(self, header):
         try:
@@ -61,9 +222,12 @@ class ApiSession:
         self.timeout = timeout
         self.default_params = {k: v for k, v in (default_params or {}).items() if v}
 
-    def call(self, method, path, params=None, body=None, raw=None, ok=(200,), timeout=None, what=None):
+    def call(self, method, path, params=None, body=None, raw=None, ok=(200,), timeout=None, what=None,
+             expect=ANY, secret=False):
         """Make one call; return a Reply when the status is in `ok`, else raise ServiceError.
-        `body` is sent as JSON, `raw` as bytes."""
+        `body` is sent as JSON, `raw` as bytes. `expect` is the shape a 200 answer must have
+        (see shape_problem); any other answer raises UnexpectedAnswerError. `secret`: the answer
+        may hold secrets, so a non-JSON text is never quoted."""
         what = what or f"{method} {path}"
         query = dict(self.default_params)
         query.update({k: v for k, v in (params or {}).items() if v is not None})
@@ -100,10 +264,24 @@ class ApiSession:
             raise ServiceError(self.service, what, response.status_code, text,
                                hint=hint_for(self.service, response.status_code, text, self.address))
         try:
-            decoded = json.loads(text) if text else None
+            decoded, is_json = (json.loads(text), True) if text else (None, True)
         except ValueError:
-            decoded = text
-        return Reply(response.status_code, decoded, response.headers)
+            decoded, is_json = text, False
+        reply = Reply(response.status_code, decoded, response.headers, is_json)
+        if expect is not ANY and reply.status == 200:
+            self.check(reply, expect, what, secret)
+        return reply
+
+    def check(self, reply, expect, what, secret=False):
+        """Raise UnexpectedAnswerError unless the reply's body has the shape `expect`."""
+        problem = answer_problem(reply.body if reply.is_json else NotJson(reply.body), expect, secret)
+        if problem:
+            raise self.unexpected(what, f"HTTP {reply.status} with {problem}", reply.status)
+        return reply.body
+
+    def unexpected(self, what, description, status=200):
+        """The error for an answer this collection cannot use (for checks a shape cannot say)."""
+        return UnexpectedAnswerError(self.service, what, status, description, self.address)
 
 
 def _short(exc):

@@ -178,11 +178,20 @@ from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  #
     CONSUL_IMPORT_ERROR,
     ConsulApi,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import NOMAD_IMPORT_ERROR, NomadApi  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils.errors import (  # noqa: E402
+    ServiceError,
+    UnexpectedAnswerError,
+)
+from ansible_collections.octant.openclaw.plugins.module_utils.nomad import (  # noqa: E402
+    NOMAD_IMPORT_ERROR,
+    NomadApi,
+    path_segment,
+)
 from ansible_collections.octant.openclaw.plugins.module_utils.service_api import (  # noqa: E402
+    NONE,
     REQUESTS_IMPORT_ERROR,
     ApiSession,
+    MapOf,
 )
 
 OPTIONS = {
@@ -198,6 +207,13 @@ OPTIONS = {
     "litellm_validate_certs": {"type": "bool", "default": True},
     "litellm_timeout": {"type": "int", "default": 10},
 }
+
+# The shapes of the answers read here (see service_api).
+NODE_STUB = {"ID": str, "Name": (str, NONE)}
+NODE = {"ID": str, "Status": str, "SchedulingEligibility": (str, NONE),
+        "Drivers": (MapOf(({"Detected": (bool, NONE), "Healthy": (bool, NONE), "HealthDescription": (str, NONE),
+                             "Attributes": (MapOf(str), NONE)}, NONE)), NONE)}
+MODELS = {"data": [{"id": str}]}
 
 
 class Reachability:
@@ -216,7 +232,7 @@ class Reachability:
         path = f"openclaw_{service}_address"
         env = {"nomad": "NOMAD_ADDR / NOMAD_TOKEN", "consul": "CONSUL_HTTP_ADDR / CONSUL_HTTP_TOKEN"}[service]
         try:
-            reply = api.http.call("GET", "/v1/status/leader", what="GET /v1/status/leader")
+            reply = api.http.call("GET", "/v1/status/leader", what="GET /v1/status/leader", expect=str)
         except ServiceError as exc:
             self.checks[service] = "unreachable"
             self.add(path, f"{service.capitalize()} at {api.address} is not usable: {exc.message}",
@@ -239,12 +255,12 @@ class Reachability:
         if not wanted:
             return
         try:
-            stubs = nomad.http.call("GET", "/v1/nodes", what="GET /v1/nodes").body or []
+            stubs = nomad.http.call("GET", "/v1/nodes", what="GET /v1/nodes", expect=[NODE_STUB]).body
         except ServiceError as exc:
             self.add("openclaw_nomad_address", f"cannot list the Nomad nodes: {exc.message}",
                      "give the Nomad token node:read (or check NOMAD_ADDR)")
             return
-        by_name = {stub.get("Name"): stub for stub in stubs if isinstance(stub, dict)}
+        by_name = {stub.get("Name"): stub for stub in stubs}
         for index, gw in wanted:
             node = gw["node"]
             path = f"farm_gateways[{index}].node"
@@ -257,7 +273,8 @@ class Reachability:
                          f"start the Nomad client on {node} (its node name must be {node!r}), or move the gateway")
                 continue
             try:
-                detail = nomad.http.call("GET", f"/v1/node/{stub['ID']}", what=f"GET /v1/node/{stub['ID']}").body or {}
+                detail = nomad.http.call("GET", f"/v1/node/{path_segment(stub['ID'])}",
+                                         what=f"GET /v1/node/{stub['ID']}", expect=NODE).body
             except ServiceError as exc:
                 self.add(path, f"cannot read Nomad node {node!r}: {exc.message}", "check the Nomad token (node:read)")
                 continue
@@ -302,9 +319,13 @@ class Reachability:
                              token_header="Authorization", verify=self.params["litellm_validate_certs"],
                              timeout=self.params["litellm_timeout"])
         try:
-            reply = session.call("GET", "/models", ok=(200, 401, 403), what="GET /v1/models")
+            reply = session.call("GET", "/models", ok=(200, 401, 403), what="GET /v1/models", expect=MODELS)
         except ServiceError as exc:
             self.checks["litellm"] = "unreachable"
+            if isinstance(exc, UnexpectedAnswerError):
+                self.checks["litellm"] = "unexpected answer"
+                self.add(path, exc.message, "correct base_url: it must be LiteLLM's OpenAI-compatible URL (ending /v1)")
+                return
             detail = f"HTTP {exc.status}" if exc.status is not None else (exc.body or "no response")
             self.add(path, f"LiteLLM at {base_url} does not answer GET /models ({detail})",
                      "start LiteLLM or correct base_url (it must end with /v1)")
@@ -317,8 +338,7 @@ class Reachability:
             else:
                 self.checks["litellm"] = f"reachable (HTTP {reply.status}; models not verified without a key)"
             return
-        served = sorted(m.get("id") for m in (reply.body or {}).get("data", []) if isinstance(m, dict)) \
-            if isinstance(reply.body, dict) else []
+        served = sorted(m["id"] for m in reply.body["data"])
         missing = []
         for index, entry in enumerate(provider.get("models") or []):
             model_id = entry.get("id") if isinstance(entry, dict) else None

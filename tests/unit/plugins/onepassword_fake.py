@@ -34,6 +34,7 @@ class FakeOnePassword:
         self.log = log
         self.calls = []
         self.resolve_error = None  # an exception resolve_all raises instead of answering
+        self.raw_answer = None  # a JSON text the SDK core answers instead of the vault's (odd shapes)
 
     def count(self, call):
         return sum(1 for name, _detail in self.calls if name == call)
@@ -58,6 +59,8 @@ class FakeOnePassword:
         self._record("resolve_all", list(references))
         if self.resolve_error is not None:
             raise self.resolve_error
+        if self.raw_answer is not None:
+            return TypeAdapter(ResolveAllResponse).validate_json(self.raw_answer)
         answers = {}
         for ref in references:
             if ref in self.secrets:

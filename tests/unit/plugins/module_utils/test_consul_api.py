@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from ansible_collections.octant.openclaw.plugins.module_utils.consul import ConsulApi, decode_entry, kv_path
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, UnexpectedAnswerError
 from requests.adapters import BaseAdapter
 
 TOKEN = "consul-unit-token-5d2e9a7c"
@@ -73,7 +73,8 @@ def test_kv_get_and_missing():
 
 
 def test_kv_get_tree_is_one_recursive_get():
-    api, wire = api_with({("GET", "/v1/kv/app/"): (200, [{"Key": "app/a", "Value": b64("1")}])})
+    entry = {"Key": "app/a", "Value": b64("1"), "ModifyIndex": 7, "Flags": 0}
+    api, wire = api_with({("GET", "/v1/kv/app/"): (200, [entry])})
     assert [e["Value"] for e in api.kv_get_tree("app/")] == [b"1"]
     assert wire.sent[0]["query"] == {"recurse": ""}
     assert api.kv_get_tree("none/") == []
@@ -180,3 +181,38 @@ def test_explicit_token_wins_over_the_environment(monkeypatch):
     api, wire = api_with({("GET", "/v1/acl/tokens"): (200, [])})
     api.acl_token_list()
     assert wire.sent[0]["headers"]["X-Consul-Token"] == TOKEN
+
+
+def test_a_kv_value_that_is_not_base64_is_an_unexpected_answer():
+    entry = {"Key": "app/k", "Value": "not base64!", "ModifyIndex": 3, "Flags": 0}
+    api, _wire = api_with({("GET", "/v1/kv/app/k"): (200, [entry])})
+    with pytest.raises(UnexpectedAnswerError) as failure:
+        api.kv_get("app/k")
+    assert str(failure.value).startswith("Consul KV read of 'app/k' returned an unexpected answer: HTTP 200 with a "
+                                         "KV entry whose Value is not base64 (key 'app/k'). Hint: is "
+                                         "http://consul.test:8500 really Consul?")
+
+
+def test_session_create_without_an_id_is_an_unexpected_answer():
+    api, _wire = api_with({("PUT", "/v1/session/create"): (200, ["ID"])})
+    with pytest.raises(UnexpectedAnswerError) as failure:
+        api.session_create({"Name": "lock", "Node": "jerry"})
+    assert "Consul session create of 'lock' returned an unexpected answer: HTTP 200 with a JSON list of 1 item " \
+           "where a JSON object with ID was expected" in str(failure.value)
+
+
+def test_a_txn_conflict_of_another_shape_is_an_unexpected_answer():
+    api, _wire = api_with({("PUT", "/v1/txn"): (409, {"Errors": [{"OpIndex": "zero", "What": "x"}]})})
+    with pytest.raises(UnexpectedAnswerError) as failure:
+        api.txn([], what="transaction 1 of 1")
+    assert "whose Errors[0].OpIndex is a JSON string of 4 characters where a JSON integer or JSON null was " \
+           "expected" in str(failure.value)
+
+
+def test_a_kv_write_answered_with_a_login_page_is_not_a_cas_mismatch():
+    page = "<html><head><title>Login | Corp SSO</title></head><body>token=abc</body></html>"
+    api, _wire = api_with({("PUT", "/v1/kv/app/k"): (200, page)})
+    with pytest.raises(UnexpectedAnswerError) as failure:
+        api.kv_put("app/k", b"v", cas=0)
+    assert "HTTP 200 with an HTML page titled 'Login | Corp SSO' (" in str(failure.value)
+    assert "token=abc" not in str(failure.value)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, UnexpectedAnswerError
 from ansible_collections.octant.openclaw.plugins.module_utils.nomad import (
     HclNotSupportedError,
     JobChangedError,
@@ -65,7 +65,7 @@ def api_only(routes, **settings):
 
 def test_both_faces_share_the_session_and_send_the_token():
     api, wire = api_with({("GET", "/v1/job/web"): (200, {"ID": "web"}, {}),
-                          ("POST", "/v1/job/web/plan"): (200, {"JobModifyIndex": 1}, {})})
+                          ("POST", "/v1/job/web/plan"): (200, {"JobModifyIndex": 1, "Diff": None}, {})})
     assert api.get_job("web") == {"ID": "web"}
     api.plan_job({"ID": "web"})
     assert [s["headers"]["X-Nomad-Token"] for s in wire.sent] == [TOKEN, TOKEN]
@@ -84,8 +84,9 @@ def test_403_names_the_token_problem():
 
 
 def test_job_namespace_goes_on_every_call():
-    api, wire = api_with({("POST", "/v1/job/web/plan"): (200, {}, {}), ("POST", "/v1/jobs"): (200, {}, {}),
-                          ("GET", "/v1/job/web"): (200, {}, {})}, nomad_namespace="farm")
+    api, wire = api_with({("POST", "/v1/job/web/plan"): (200, {"JobModifyIndex": 0, "Diff": None}, {}),
+                          ("POST", "/v1/jobs"): (200, {"EvalID": "e", "JobModifyIndex": 1}, {}),
+                          ("GET", "/v1/job/web"): (200, {"ID": "web"}, {})}, nomad_namespace="farm")
     api.plan_job({"ID": "web"}, "other")
     api.register_job({"ID": "web"}, 7, "other")
     api.get_job("web")
@@ -93,7 +94,7 @@ def test_job_namespace_goes_on_every_call():
 
 
 def test_plan_and_register_bodies():
-    api, wire = api_with({("POST", "/v1/job/web/plan"): (200, {"JobModifyIndex": 7}, {}),
+    api, wire = api_with({("POST", "/v1/job/web/plan"): (200, {"JobModifyIndex": 7, "Diff": None}, {}),
                           ("POST", "/v1/jobs"): (200, {"EvalID": "e", "JobModifyIndex": 8}, {})})
     api.plan_job({"ID": "web"})
     api.register_job({"ID": "web"}, 7, submission={"Source": "job {}", "Format": "hcl2"})
@@ -168,7 +169,8 @@ def test_render_hcl_variables_rejects_bad_names():
 
 
 def test_variable_cas_write_and_namespace():
-    api, wire = api_with({("PUT", "/v1/var/nomad/jobs/web"): (200, {"ModifyIndex": 9, "Items": {"k": SECRET}}, {})},
+    api, wire = api_with({("PUT", "/v1/var/nomad/jobs/web"): (200, {"Path": "nomad/jobs/web", "ModifyIndex": 9,
+                                                                   "Items": {"k": SECRET}}, {})},
                          nomad_namespace="farm")
     assert api.put_variable("nomad/jobs/web", {"k": SECRET}, 0)["ModifyIndex"] == 9
     sent = wire.sent[0]
@@ -203,3 +205,22 @@ def test_connection_refused_names_address_and_env():
         api.get_job("web")
     assert "(no response)" in caught.value.message
     assert "cannot reach nomad at http://127.0.0.1:9; check nomad_address or NOMAD_ADDR" in caught.value.message
+
+
+def test_a_job_read_that_is_not_json_names_the_call_through_python_nomad_too():
+    page = "<!doctype html><html><title>Traefik</title></html>"
+    api = api_only({("GET", "/v1/job/web"): (200, page, {})})
+    with pytest.raises(UnexpectedAnswerError) as failure:
+        api.get_job("web")
+    assert str(failure.value) == (
+        "Nomad GET /v1/job/web returned an unexpected answer: HTTP 200 with an HTML page titled 'Traefik' "
+        f"({len(page)} characters). Hint: is http://nomad.test:4646 really Nomad? A proxy, a login page or another "
+        "service may answer there; check nomad_address or NOMAD_ADDR (scheme, host and port)")
+
+
+def test_a_variable_read_of_another_shape_never_quotes_it():
+    api = api_only({("GET", "/v1/var/nomad/jobs/web"): (200, f"token={SECRET}", {})})
+    with pytest.raises(UnexpectedAnswerError) as failure:
+        api.get_variable("nomad/jobs/web")
+    assert "GET /v1/var/nomad/jobs/web returned an unexpected answer: HTTP 200 with " in str(failure.value)
+    assert SECRET not in str(failure.value)

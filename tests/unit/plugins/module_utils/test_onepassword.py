@@ -225,7 +225,8 @@ def test_unparsable_answer_does_not_quote_it(vault):
     vault.resolve_error = parsing.value
     with pytest.raises(op.OnePasswordError) as failure:
         resolve([DISCORD])
-    assert "could not parse" in str(failure.value)
+    assert "resolve_all returned an unexpected answer: an answer the SDK cannot read" in str(failure.value)
+    assert "individualResponses" in str(failure.value)  # where, never what
     assert_clean(str(failure.value))  # ...the error we raise does not
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -61,8 +62,9 @@ def run(run_module):
 class Services:
     """Nomad, Consul and LiteLLM answers on one loopback port; records every request path."""
 
-    def __init__(self, nodes=None, models=("glm-4.6", "glm-4.5-air"), litellm_status=200):
+    def __init__(self, nodes=None, models=("glm-4.6", "glm-4.5-air"), litellm_status=200, odd=None):
         self.paths = []
+        self.odd = dict(odd or {})  # path -> raw text answered with 200 (odd answer shapes)
         self.nodes = nodes if nodes is not None else {name: _node(name) for name in ("jerry", "bobby", "billy")}
         services = self
 
@@ -70,6 +72,8 @@ class Services:
             def do_GET(self):  # noqa: N802 (http.server API)
                 services.paths.append(self.path)
                 path = self.path.split("?", 1)[0]
+                if path in services.odd:
+                    return self._raw(200, services.odd[path])
                 if path == "/v1/status/leader":
                     return self._json(200, "10.0.0.1:4647")
                 if path == "/v1/nodes":
@@ -84,7 +88,10 @@ class Services:
                 return self._json(404, "not found")
 
             def _json(self, status, body):
-                data = json.dumps(body).encode()
+                self._raw(status, json.dumps(body))
+
+            def _raw(self, status, text):
+                data = text.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -212,3 +219,26 @@ def test_an_unreachable_nomad_is_a_problem(run, model, services):
     assert problem["path"] == "openclaw_nomad_address"
     assert problem["msg"].startswith(f"Nomad at {address} is not usable")
     assert result["checks"] == {"nomad": "unreachable"}
+
+
+ODD_BODIES = ["<!DOCTYPE html><html><head><title>Sign in</title></head><body></body></html>", "Bad gateway",
+              '[{"ID": "id-jerry", "Name": "jer', "null", '[1, "x", null]', '{"message": "hello"}']
+
+
+@pytest.mark.parametrize("body", ODD_BODIES)
+@pytest.mark.parametrize("path, call, where", [
+    ("/v1/status/leader", "Nomad GET /v1/status/leader", "openclaw_nomad_address"),
+    ("/v1/nodes", "Nomad GET /v1/nodes", "openclaw_nomad_address"),
+    ("/v1/node/id-jerry", "Nomad GET /v1/node/id-jerry", "farm_gateways[0].node"),
+    ("/v1/models", "LiteLLM GET /v1/models", "farm_model_providers.litellm.base_url"),
+])
+def test_an_odd_answer_is_a_problem_naming_the_call(run, model, services, path, call, where, body):
+    api = services(nodes={"jerry": _node("jerry")}, odd={path: body})
+    model["farm_model_providers"]["litellm"]["base_url"] = f"{api.address}/v1"
+    for check_mode in (False, True):
+        result = run({"model": model, "check_nomad": True, "check_nodes": True, "nomad_client_hosts": ["jerry"],
+                      "check_litellm": True, "nomad_address": api.address}, fails=True, check_mode=check_mode)
+        problems = {p["path"]: p["msg"] for p in result["problems"]}
+        assert f"{call} returned an unexpected answer: HTTP 200 with " in problems[where], problems
+        assert "really " in problems[where]
+        assert not re.search(r"KeyError|AttributeError|TypeError|IndexError|Traceback", json.dumps(result))

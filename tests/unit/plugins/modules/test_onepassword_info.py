@@ -6,6 +6,7 @@ printed JSON out), with 1Password faked at Client.authenticate."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from ansible_collections.octant.openclaw.plugins.module_utils import onepassword as op
@@ -125,3 +126,24 @@ def test_missing_sdk(vault, run, monkeypatch):
     result = run({"references": NAMED}, fails=True)
     assert "onepassword-sdk" in result["msg"]
     assert vault.calls == []
+
+
+@pytest.mark.parametrize("answer", [
+    "<!DOCTYPE html><html><head><title>Sign in</title></head></html>",
+    '{"individualResponses": {"' + DISCORD + '": {"content": {"secret": "' + SECRETS[DISCORD],
+    "null",
+    '{"individualResponses": [1, "' + SECRETS[DISCORD] + '", null]}',
+    '{"individualResponses": {"' + DISCORD + '": {"content": {"secret": 7}}}}',
+    '{"message": "' + SECRETS[DISCORD] + '"}',
+])
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_an_odd_answer_from_the_sdk_core_fails_with_the_unexpected_answer_text(vault, run, answer, check_mode):
+    vault.raw_answer = answer  # parsed by the real SDK's models
+    result = run({"references": NAMED}, fails=True, check_mode=check_mode)
+    assert result["msg"].startswith("1Password resolve_all returned an unexpected answer: an answer the SDK "
+                                    "cannot read ("), result["msg"]
+    assert "Hint: " in result["msg"]
+    text = json.dumps(result)
+    assert not re.search(r"KeyError|AttributeError|TypeError|IndexError|Traceback", text)
+    for value in SECRETS.values():
+        assert value not in text
