@@ -143,22 +143,25 @@ def _config(lab, request):
             raise HttpError(400, f"unknown config keys {unknown}; known: {sorted(lab.config)}")
         if "txn_max_ops" in body and body["txn_max_ops"] not in (64, 128):
             raise HttpError(400, "txn_max_ops must be 64 (Consul < 1.14) or 128 (Consul >= 1.14)")
-        for key, value in body.items():
-            _config_value(key, value, lab.config[key])
+        changes = {key: _config_value(key, value, lab.config[key]) for key, value in body.items()}
         with lab.cond:
-            lab.config.update(body)
+            lab.config.update(changes)
     return json_response(lab.config)
 
 
 def _config_value(key, value, current):
-    """A config value must have the type of the one it replaces; numbers finite and non-negative."""
+    """A config value must have the type of the one it replaces; numbers finite and non-negative.
+    Returned in that type (a whole number for a seconds setting is stored as a float), so the type of a
+    setting never drifts from one PUT to the next."""
     if isinstance(current, bool):
         if not isinstance(value, bool):
             raise HttpError(400, f"{key} must be true or false, got {type(value).__name__}")
-    elif isinstance(current, int):
-        _integer({key: value}, key, None, 0, MAX_CONFIG_INT)
-    elif isinstance(current, float):
-        _number({key: value}, key, None, MAX_SECONDS)
+        return value
+    if isinstance(current, int):
+        return _integer({key: value}, key, None, 0, MAX_CONFIG_INT)
+    if isinstance(current, float):
+        return _number({key: value}, key, None, MAX_SECONDS)
+    return value
 
 
 # The largest whole-number setting (kv_max_value_size, job_max_count): bounded so the lab never allocates more.
