@@ -101,6 +101,9 @@ def _config(lab, request):
             raise HttpError(400, f"unknown config keys {unknown}; known: {sorted(lab.config)}")
         if "txn_max_ops" in body and body["txn_max_ops"] not in (64, 128):
             raise HttpError(400, "txn_max_ops must be 64 (Consul < 1.14) or 128 (Consul >= 1.14)")
+        scale = body.get("time_scale", 1)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0:
+            raise HttpError(400, "time_scale must be a number above 0 (1 = the jobs' own durations in real time)")
         with lab.cond:
             lab.config.update(body)
     return json_response(lab.config)

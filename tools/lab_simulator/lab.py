@@ -19,8 +19,12 @@ DEFAULT_CONFIG = {
     "txn_max_ops": 64,
     # Consul kv_max_value_size.
     "kv_max_value_size": 512 * 1024,
-    # Seconds a new allocation needs to be healthy (Nomad update.min_healthy_time stand-in).
-    "deployment_healthy_seconds": 2.0,
+    # Lab seconds per second of a job's own durations (update min_healthy_time, healthy_deadline,
+    # progress_deadline): 1 is real time; tests choose less to run fast.
+    "time_scale": 1.0,
+    # Nomad's scheduler configuration memory_oversubscription_enabled (off by default: memory_max is
+    # then ignored and register/plan answer with a warning).
+    "memory_oversubscription": False,
     # Consul blocking query default and max wait; Nomad default and max wait.
     "consul_default_wait": 300.0,
     "consul_max_wait": 600.0,
@@ -44,7 +48,7 @@ class Lab:
     and every change calls `notify()` so blocking queries re-evaluate."""
 
     def __init__(self, nodes=("jerry", "bobby", "billy"), acl_token=None, state_file=None,
-                 config=None):
+                 config=None, node_meta=None):
         from .consul import ConsulState
         from .nomad import NomadState
 
@@ -52,6 +56,8 @@ class Lab:
         self.config = dict(DEFAULT_CONFIG)
         self.config.update(config or {})
         self.nodes = list(nodes)
+        # Client meta the lab declares per node ({node: {key: value}}), on top of what every client sets itself.
+        self.node_meta = {name: dict(values) for name, values in (node_meta or {}).items()}
         self.acl_token = acl_token
         self.state_file = state_file
         self.clock_offset = 0.0

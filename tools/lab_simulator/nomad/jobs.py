@@ -13,7 +13,7 @@ from .common import fail, parse_bool, public, reply, require_method, rfc3339
 from .deployments import alloc_stub, deployment_view
 from .diff import job_diff
 from .schema import Normalizer
-from .validate import job_errors
+from .validate import job_errors, job_warnings
 
 PARSE_UNSUPPORTED = ("HCL parsing (POST /v1/jobs/parse) is only available on a real Nomad: the lab simulator "
                      "accepts JSON jobs only; run this code path against a live cluster")
@@ -102,7 +102,8 @@ def _register(nomad, job, auth, enforce=None, priority=None):
     index = evaluation["CreateIndex"] if evaluation else stored["ModifyIndex"]
     body = {"EvalID": evaluation["ID"] if evaluation else "",
             "EvalCreateIndex": evaluation["CreateIndex"] if evaluation else 0,
-            "JobModifyIndex": stored["JobModifyIndex"] if changed else previous_modify, "Warnings": ""}
+            "JobModifyIndex": stored["JobModifyIndex"] if changed else previous_modify,
+            "Warnings": job_warnings(job, st.lab.config)}
     body.update(_write_meta(index))
     return reply(body, index, query_meta=False)
 
@@ -228,7 +229,7 @@ def plan(nomad, request, job_id):
                     "StatusDescription": "created to place remaining allocations", "FailedTGAllocs": failed}]
     body = {"Annotations": {"DesiredTGUpdates": desired, "PreemptedAllocs": None}, "FailedTGAllocs": failed or None,
             "JobModifyIndex": index, "CreatedEvals": created, "Diff": diff, "NextPeriodicLaunch": rfc3339(0),
-            "Warnings": "", "Index": index}
+            "Warnings": job_warnings(job, st.lab.config), "Index": index}
     return reply(body, index, query_meta=False)
 
 
