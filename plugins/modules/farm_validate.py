@@ -279,6 +279,7 @@ class Reachability:
                      f"nomad node eligibility -enable {detail.get('ID', '<node id>')} once it may run jobs again")
             found.append(str(eligibility))
         driver = (detail.get("Drivers") or {}).get("podman")
+        podman_ok = bool(driver and driver.get("Detected") and driver.get("Healthy"))
         if not driver or not driver.get("Detected"):
             self.add(path, f"Nomad node {node!r} has no podman task driver",
                      f"install and configure the nomad-driver-podman plugin on {node} (rootless, as user hashi)")
@@ -289,7 +290,8 @@ class Reachability:
                      f"check podman on {node} (podman info as the Nomad user; the podman socket must be running)")
             found.append("podman unhealthy")
         # What the jobs are placed by (farm_model.PLACEMENT): an unmet constraint would leave them unplaceable.
-        for constraint, have, fix in farm_model.unmet_placement(node, detail):
+        # Judged on a working driver only: a missing or failing one says nothing reliable about its attributes.
+        for constraint, have, fix in farm_model.unmet_placement(node, detail) if podman_ok else ():
             self.add(path, f"Nomad node {node!r} does not meet the jobs' constraint {constraint} (it has: {have})", fix)
             found.append(f"{constraint} unmet")
         if found:
