@@ -97,14 +97,14 @@ def main():
         if counts.get("register") or counts.get("deregister"):
             failures.append(f"check mode wrote: {counts}")
 
-        admin.config(deployment_healthy_seconds=5)
+        admin.config(time_scale=0.5)  # the job's min_healthy_time 10 s -> 5 s
         result, counts, elapsed = bench.measure(
             "nomad_job change + wait (healthy after 5 s)", "nomad_job",
             {"job": job(name, image="docker.io/library/busybox:1.37"), "wait": True, "wait_timeout": 120})
         if result.get("failed") or counts.get("deployment", 0) > 4:
             failures.append(f"wait on a 5 s deployment: expected <= 4 deployment requests and success, got "
                             f"{counts} ({result.get('msg', 'ok')})")
-        admin.config(deployment_healthy_seconds=2)
+        admin.config(time_scale=0.01)  # a failing deployment is judged at healthy_deadline: 5 min -> 3 s
 
         admin.fail_next_deployment(name)
         result, _, _ = bench.measure("nomad_job change + wait, deployment fails", "nomad_job",

@@ -12,6 +12,8 @@
 - openclaw_bus_policies: the Consul ACL policies of the bus (module_utils/bus_policies.py, identical to
   `openclaw-bus policies`).
 - openclaw_bus_serve_config: the JSON config of `openclaw-bus serve` for the bus process of one node.
+- openclaw_placement_constraints: the Constraints of a Nomad job pinned to a node (farm_model.PLACEMENT, the
+  definition preflight checks every gateway node against).
 
 With farm_bus enabled, openclaw_config adds one mcp.servers entry per agent of the gateway (the bus MCP
 server of its node, with that agent's own bearer token: OpenClaw's mcp headers take plain strings only,
@@ -354,6 +356,7 @@ class FilterModule:
 
     def filters(self):
         return {
+            "openclaw_placement_constraints": fm.placement_constraints,
             "openclaw_config": openclaw_config,
             "openclaw_secret_env": openclaw_secret_env,
             "openclaw_bus_agents": openclaw_bus_agents,

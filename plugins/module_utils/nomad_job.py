@@ -154,7 +154,7 @@ class NomadJob:
         registered = self.api.register_job(job, plan.get("JobModifyIndex", 0), namespace, submission)
         result["job_modify_index"] = registered.get("JobModifyIndex", result["job_modify_index"])
         result["eval_id"] = registered.get("EvalID") or None
-        if registered.get("Warnings"):
+        if registered.get("Warnings") and registered["Warnings"] != plan.get("Warnings"):  # said once is enough
             self.warn(f"Nomad register of job {job_id!r}: {registered['Warnings']}")
         if self.params.get("wait"):
             self._wait(job, namespace, result)

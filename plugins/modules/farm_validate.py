@@ -20,8 +20,8 @@ description:
     names, heartbeat intervals and misspelt C(farm_*) variables (O(var_names))."
   - With the C(check_*) options it also checks, with read-only requests, that Nomad and Consul have a leader,
     that LiteLLM answers C(GET /v1/models) (and serves the listed models when O(litellm_api_key) is given), and
-    that every gateway's node is a ready, eligible Nomad client with a healthy C(podman) driver. Unreachable
-    services are reported as problems like the others.
+    that every gateway's node is a ready, eligible Nomad client with a healthy C(podman) driver that meets the
+    jobs' placement constraints. Unreachable services are reported as problems like the others.
   - Fails with one message listing every problem. Never changes anything; runs the same in check mode.
 author:
   - octant.openclaw contributors (@octant)
@@ -74,7 +74,9 @@ options:
     description:
       - For every gateway whose node is in O(nomad_client_hosts), check with C(GET /v1/nodes) and
         C(GET /v1/node/<id>) that the node is a ready, eligible Nomad client whose C(podman) driver is detected
-        and healthy.
+        and healthy, and that it meets every constraint the gateway and bus jobs are placed by (its node name,
+        and the podman driver's own attribute C(driver.podman.rootless) = C(true)), each unmet one reported
+        with the node and the fix.
     type: bool
     default: false
   nomad_client_hosts:
@@ -293,6 +295,7 @@ class Reachability:
                      f"nomad node eligibility -enable {detail.get('ID', '<node id>')} once it may run jobs again")
             found.append(str(eligibility))
         driver = (detail.get("Drivers") or {}).get("podman")
+        podman_ok = bool(driver and driver.get("Detected") and driver.get("Healthy"))
         if not driver or not driver.get("Detected"):
             self.add(path, f"Nomad node {node!r} has no podman task driver",
                      f"install and configure the nomad-driver-podman plugin on {node} (rootless, as user hashi)")
@@ -302,6 +305,11 @@ class Reachability:
                      f"{driver.get('HealthDescription') or 'no description'}",
                      f"check podman on {node} (podman info as the Nomad user; the podman socket must be running)")
             found.append("podman unhealthy")
+        # What the jobs are placed by (farm_model.PLACEMENT): an unmet constraint would leave them unplaceable.
+        # Judged on a working driver only: a missing or failing one says nothing reliable about its attributes.
+        for constraint, have, fix in farm_model.unmet_placement(node, detail) if podman_ok else ():
+            self.add(path, f"Nomad node {node!r} does not meet the jobs' constraint {constraint} (it has: {have})", fix)
+            found.append(f"{constraint} unmet")
         if found:
             return ", ".join(found)
         version = (driver.get("Attributes") or {}).get("driver.podman.version", "")

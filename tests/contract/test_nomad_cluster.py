@@ -3,6 +3,7 @@
 import pytest
 
 from tests.contract.test_nomad_helpers import ready_node
+from tests.labclient import Api, LabProcess
 
 
 def test_nodes_list_stubs_with_podman_driver(nomad):
@@ -16,16 +17,37 @@ def test_nodes_list_stubs_with_podman_driver(nomad):
     assert any(s["Drivers"].get("podman", {}).get("Healthy") for s in stubs if s["Status"] == "ready")
 
 
-def test_node_detail_advertises_podman_and_rootless(nomad):
+def test_node_detail_advertises_the_podman_driver_fingerprint(nomad, cluster):
     node = ready_node(nomad)
-    assert node["Attributes"]["kernel.name"] == "linux"
-    assert node["Attributes"]["driver.podman"] == "1"
-    assert node["Attributes"]["unique.hostname"]
+    attributes = node["Attributes"]
+    for name in ("kernel.name", "os.name", "cpu.arch", "nomad.version", "unique.hostname",
+                 "unique.network.ip-address", "driver.podman.version"):
+        assert attributes.get(name), name
+    assert attributes["kernel.name"] == "linux"
+    # nomad-driver-podman publishes booleans ("true"/"false"); the client keeps driver.<name> = "1" (compat).
+    assert attributes["driver.podman"] == "1"
+    assert attributes["driver.podman.rootless"] in ("true", "false")
     podman = node["Drivers"]["podman"]
     assert (podman["Detected"], podman["Healthy"]) == (True, True)
-    assert node["Meta"].get("rootless") == "true"
+    assert podman["Attributes"]["driver.podman"] == "true"
+    assert podman["Attributes"]["driver.podman.rootless"] == attributes["driver.podman.rootless"]
+    if cluster["admin"]:  # the lab: meta is only Nomad's own connect.* defaults unless declared
+        assert attributes["driver.podman.rootless"] == "true"
+        assert sorted(k for k in node["Meta"] if not k.startswith("connect.")) == []
     assert node["SchedulingEligibility"] == "eligible"
     assert node["NodeResources"]["Memory"]["MemoryMB"] > 0
+
+
+@pytest.mark.simulator_only
+def test_node_meta_is_what_the_lab_declares():
+    with LabProcess(nodes="jerry,bobby", extra_args=["--node-meta", "jerry:rootless=true",
+                                                     "--node-meta", "rack=r1"]) as lab:
+        nomad = Api(lab.nomad_addr, None, "X-Nomad-Token")
+        meta = {stub["Name"]: nomad.get(f"/v1/node/{stub['ID']}").json()["Meta"]
+                for stub in nomad.get("/v1/nodes").json()}
+    own = {name: {k: v for k, v in values.items() if not k.startswith("connect.")} for name, values in meta.items()}
+    assert own == {"jerry": {"rootless": "true", "rack": "r1"}, "bobby": {"rack": "r1"}}
+    assert meta["bobby"]["connect.log_level"] == "info"
 
 
 def test_node_ids_are_stable_and_unknown_is_404(nomad):

@@ -1,13 +1,17 @@
 """Deployments, allocations and evaluations of service and batch jobs, node failure and injected
 deployment failure with auto-revert."""
 
+import datetime
+import re
 import threading
+import time
 
 import pytest
 
 from tests.contract.test_nomad_helpers import (
     OTHER_IMAGE,
     SECOND,
+    TIME_SCALE,
     deployment_of,
     fast_deployments,
     make_job,
@@ -16,6 +20,7 @@ from tests.contract.test_nomad_helpers import (
     running_allocs,
     wait_for,
 )
+from tests.labclient import LabAdmin
 
 
 @pytest.fixture(autouse=True)
@@ -198,14 +203,71 @@ def test_node_down_loses_allocs_and_recovers_when_back(nomad, job_id, node, lab)
 
 
 @pytest.mark.simulator_only
-def test_progress_deadline_fails_a_stuck_deployment(nomad, job_id, node, lab):
+def test_no_placement_starts_no_progress_deadline(nomad, job_id, node, lab):
+    """RequireProgressBy starts with the first placed allocation (state_store.go), so a deployment that could
+    place nothing is not failed by its progress deadline."""
     lab.node(node["Name"], up=False)
     try:
         register(nomad, make_job(job_id, node))
         stuck = deployment_of(nomad, job_id, 0, "running")
         assert stuck["TaskGroups"]["app"]["PlacedAllocs"] == 0
-        lab.advance_clock(121)  # past the 120 s progress deadline of make_job's update block
-        failed = deployment_of(nomad, job_id, 0, "failed")
-        assert failed["StatusDescription"] == "Failed due to progress deadline"
+        lab.advance_clock(121 * TIME_SCALE)  # past make_job's 120 s progress deadline, lab-scaled
+        still = deployment_of(nomad, job_id, 0)
+        assert still["Status"] == "running" and still["TaskGroups"]["app"]["RequireProgressBy"].startswith("0001-")
     finally:
         lab.node(node["Name"], up=True)
+
+
+@pytest.mark.simulator_only
+def test_progress_deadline_fails_a_stuck_deployment(nomad, job_id, node, lab):
+    job = make_job(job_id, node)
+    job["TaskGroups"][0]["Update"]["HealthCheck"] = "manual"  # nothing but an operator makes it healthy
+    register(nomad, job)
+    wait_for(lambda: running_allocs(nomad, job_id), what="running allocation")
+    stuck = deployment_of(nomad, job_id, 0, "running")
+    assert not stuck["TaskGroups"]["app"]["RequireProgressBy"].startswith("0001-")
+    lab.advance_clock(121 * TIME_SCALE)
+    failed = deployment_of(nomad, job_id, 0, "failed")
+    assert failed["StatusDescription"] == "Failed due to progress deadline"
+
+
+def test_deployment_waits_for_the_jobs_min_healthy_time(nomad, job_id, node, cluster):
+    """update.min_healthy_time 3 s: never successful before 3 s (the lab at time scale 1)."""
+    if cluster["admin"]:
+        LabAdmin(cluster["admin"]).config(time_scale=1)
+    job = make_job(job_id, node)
+    job["TaskGroups"][0]["Update"].update(MinHealthyTime=3 * SECOND, HealthyDeadline=30 * SECOND)
+    started = time.monotonic()
+    register(nomad, job)
+    wait_for(lambda: running_allocs(nomad, job_id), what="running allocation")
+    seen = []
+    while time.monotonic() - started < 2.8:
+        seen.append(deployment_of(nomad, job_id, 0)["Status"])
+        time.sleep(0.1)
+    assert set(seen) == {"running"}, seen
+    deployment_of(nomad, job_id, 0, "successful")
+    assert time.monotonic() - started >= 3
+    (alloc,) = running_allocs(nomad, job_id)
+    healthy_at = alloc["DeploymentStatus"]["Timestamp"]
+    started_at = alloc["TaskStates"]["main"]["StartedAt"]
+    assert _seconds(healthy_at) - _seconds(started_at) >= 3
+
+
+@pytest.mark.simulator_only
+def test_unhealthy_allocation_is_judged_at_the_jobs_healthy_deadline(nomad, job_id, node, lab):
+    """Checks that never pass make the allocation unhealthy at update.healthy_deadline, not before."""
+    lab.fail_next_deployment(job_id)
+    register(nomad, make_job(job_id, node))
+    wait_for(lambda: running_allocs(nomad, job_id), what="running allocation")
+    lab.advance_clock(59 * TIME_SCALE)  # make_job's healthy_deadline is 60 s
+    assert deployment_of(nomad, job_id, 0)["Status"] == "running"
+    lab.advance_clock(2 * TIME_SCALE)
+    failed = deployment_of(nomad, job_id, 0, "failed")
+    assert failed["StatusDescription"] == "Failed due to unhealthy allocations"
+
+
+def _seconds(text):
+    """An RFC 3339 time of the API (nanoseconds, Z or an offset) as seconds since the epoch."""
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
+    base = datetime.datetime.fromisoformat(match[1] + ("+00:00" if match[3] == "Z" else match[3]))
+    return base.timestamp() + float(f"0.{match[2] or 0}")

@@ -13,18 +13,20 @@ TIMEOUT = 240 if LIVE else 20
 IMAGE = "docker.io/library/busybox:1.36"
 OTHER_IMAGE = "docker.io/library/busybox:1.37"
 SECOND = 1_000_000_000
-FAST_HEALTH = 0.3  # simulator: seconds until an allocation counts as healthy
+# Simulator: the jobs' own update durations run this much faster (make_job's min_healthy_time 1 s -> 0.05 s,
+# healthy_deadline 60 s -> 3 s, progress_deadline 120 s -> 6 s).
+TIME_SCALE = 0.05
 
 
 def fast_deployments(cluster_info):
     """Fixture body: make simulated deployments finish quickly, then restore the default."""
     admin = LabAdmin(cluster_info["admin"]) if cluster_info["admin"] else None
     if admin:
-        before = admin.config()["deployment_healthy_seconds"]
-        admin.config(deployment_healthy_seconds=FAST_HEALTH)
+        before = admin.config()["time_scale"]
+        admin.config(time_scale=TIME_SCALE)
     yield
     if admin:
-        admin.config(deployment_healthy_seconds=before, strict=True)
+        admin.config(time_scale=before, strict=True)
 
 
 def ready_node(nomad):
@@ -38,10 +40,10 @@ def ready_node(nomad):
 
 
 def make_job(job_id, node, count=1, image=IMAGE, job_type="service", auto_revert=False):
-    """An API job running `sleep` in busybox on `node` (rootless nodes: pinned there too)."""
+    """An API job running `sleep` in busybox on `node` (rootless podman nodes: pinned there too)."""
     constraints = [{"LTarget": "${node.unique.name}", "RTarget": node["Name"], "Operand": "="}]
-    if (node.get("Meta") or {}).get("rootless") == "true":
-        constraints.append({"LTarget": "${meta.rootless}", "RTarget": "true", "Operand": "="})
+    if (node.get("Attributes") or {}).get("driver.podman.rootless") == "true":
+        constraints.append({"LTarget": "${attr.driver.podman.rootless}", "RTarget": "true", "Operand": "="})
     group = {
         "Name": "app", "Count": count, "Constraints": constraints,
         "Tasks": [{"Name": "main", "Driver": "podman",

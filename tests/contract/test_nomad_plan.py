@@ -157,3 +157,53 @@ def test_plan_validation_and_shape_errors(nomad, job_id, node):
     assert (mismatch.status_code, mismatch.text) == (400, "Job ID does not match")
     wrong_method = nomad.get(f"/v1/job/{job_id}/plan")
     assert (wrong_method.status_code, wrong_method.text) == (405, "Invalid method")
+
+
+def test_constraint_on_meta_no_node_has_is_unplaceable(nomad, job_id, node):
+    """scheduler/feasible.go: a meta key the node lacks is not found, so `=` fails on every node (job
+    constraints are checked first); the plan reports it and registering leaves a blocked evaluation."""
+    missing = f"${{meta.octant_{job_id.replace('-', '_')}}}"
+    job = make_job(job_id, node)
+    job["Constraints"] = [{"LTarget": missing, "RTarget": "yes", "Operand": "="}]
+    metric = _plan(nomad, job)["FailedTGAllocs"]["app"]
+    assert metric["ConstraintFiltered"] == {f"{missing} = yes": metric["NodesEvaluated"]}
+    evaluation = nomad.get(f"/v1/evaluation/{register_placed_or_blocked(nomad, job)}").json()
+    assert evaluation["FailedTGAllocs"]["app"]["ConstraintFiltered"] == metric["ConstraintFiltered"]
+    assert evaluation["BlockedEval"]
+    # `!=` compares the missing value ("") with the target: the node qualifies.
+    job["Constraints"][0]["Operand"] = "!="
+    assert _plan(nomad, job)["FailedTGAllocs"] is None
+
+
+def register_placed_or_blocked(nomad, job):
+    response = nomad.put("/v1/jobs", json={"Job": job})
+    assert response.status_code == 200, response.text
+    return response.json()["EvalID"]
+
+
+@pytest.mark.simulator_only
+def test_memory_max_without_oversubscription_warns(nomad, job_id, node, lab):
+    """memoryOversubscriptionValidate, merged by helper.MergeMultierrorWarnings, on plan and register."""
+    job = make_job(job_id, node)
+    job["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMaxMB"] = 128
+    expected = ('1 warning:\n\n* Memory oversubscription is not enabled; Task "app.main" memory_max value will be '
+                "ignored. Update the Scheduler Configuration to allow oversubscription.")
+    assert _plan(nomad, job)["Warnings"] == expected
+    assert register_placed(nomad, job)["Warnings"] == expected
+    lab.config(memory_oversubscription=True)
+    try:
+        assert _plan(nomad, job)["Warnings"] == ""
+    finally:
+        lab.config(memory_oversubscription=False)
+    del job["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMaxMB"]
+    assert _plan(nomad, job)["Warnings"] == ""
+
+
+def test_task_consul_block_is_accepted_and_canonicalized(nomad, job_id, node):
+    """A task's Consul block (what gives its templates a Consul token from workload identity)."""
+    job = make_job(job_id, node)
+    job["TaskGroups"][0]["Tasks"][0]["Consul"] = {}
+    register_placed(nomad, job)
+    stored = nomad.get(f"/v1/job/{job_id}").json()["TaskGroups"][0]["Tasks"][0]["Consul"]
+    assert (stored["Cluster"], stored["Namespace"], stored["Partition"]) == ("default", "", "")
+    assert _plan(nomad, job)["Diff"]["Type"] == "None"

@@ -77,7 +77,7 @@ class Farm:
         self.calls = base / "op-calls.jsonl"
         self.spec = base / "vault.json"
         self.spec.write_text(json.dumps({"token": op_token, "secrets": secrets, "log": str(self.calls)}))
-        self.lab = LabProcess(acl_token=acl, extra_args=["--healthy-time", "0.2"])
+        self.lab = LabProcess(acl_token=acl, extra_args=["--time-scale", "0.02"])
         self.runs = []
 
     def start(self):

@@ -182,7 +182,7 @@ def test_the_variables_hold_the_credentials(farm):
 def test_the_bus_job_has_the_expected_shape(farm):
     job = farm.nomad.get(f"/v1/job/{BUS_JOB}").json()
     assert {(c["LTarget"], c["RTarget"]) for c in job["Constraints"]} >= {("${node.unique.name}", "jerry"),
-                                                                          ("${meta.rootless}", "true")}
+                                                                          ("${attr.driver.podman.rootless}", "true")}
     (group,) = job["TaskGroups"]
     (port,) = group["Networks"][0]["ReservedPorts"]
     assert (port["Label"], port["Value"], port["To"]) == ("mcp", 8765, 8765)
@@ -199,6 +199,7 @@ def test_the_bus_job_has_the_expected_shape(farm):
     assert all(a["mcp_token"].startswith("env:") and a["consul_token"].startswith("env:") for a in config["agents"])
     assert f'nomadVar "{BUS_VAR}"' in env_tmpl["EmbeddedTmpl"] and env_tmpl["Envvars"] is True
     assert 'service "openclaw-main"' in env_tmpl["EmbeddedTmpl"]
+    assert task["Consul"]["Cluster"] == "default", "its service template needs the task's Consul token"
     assert farm.nomad.get(f"/v1/job/{BUS_JOB}/deployment").json()["Status"] == "successful"
     # the rendered serve config is accepted by the bus package itself
     sys.path.insert(0, str(ROOT / "src"))

@@ -36,7 +36,7 @@ BAD_VALUES = {
                      {"path": "/x", "service": 1}, {"path": "/x", "count": True}],
     "/_lab/config": [{"strict": "yes"}, {"txn_max_ops": "64"}, {"kv_max_value_size": -1},
                      {"kv_max_value_size": 1.5}, {"kv_max_value_size": 10 ** 12}, {"consul_max_wait": "x"},
-                     {"deployment_healthy_seconds": -1}, {"consul_max_wait": NAN}, {"job_max_count": None},
+                     {"time_scale": -1}, {"time_scale": 0}, {"consul_max_wait": NAN}, {"job_max_count": None},
                      {"max_request_body": True},
                      {"nope": 1}],
     "/_lab/clock": [{"advance": "1"}, {"advance": -1}, {"advance": None}, {"advance": True},

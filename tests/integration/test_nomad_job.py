@@ -19,6 +19,10 @@ from tests.labclient import LabAdmin, free_port
 ENV_SECRET = "env-secret-value-9Qf3xK"
 IMAGE_1 = "docker.io/library/busybox:1.36"
 IMAGE_2 = "docker.io/library/busybox:1.37"
+SECOND = 1_000_000_000
+# The simulator runs the jobs' own update durations this much faster (min_healthy_time 10 s -> 0.1 s,
+# healthy_deadline 5 min -> 3 s); tests that time a deployment set it back to 1.
+TIME_SCALE = 0.01
 
 
 @pytest.fixture
@@ -27,11 +31,11 @@ def log(labsim):
     if labsim is None:
         return None
     admin = LabAdmin(labsim.admin_addr)
-    admin.config(deployment_healthy_seconds=2.0)
+    admin.config(time_scale=TIME_SCALE)
     yield admin
     admin.clear_faults()
     admin.latency(0)
-    admin.config(deployment_healthy_seconds=2.0)
+    admin.config(time_scale=TIME_SCALE)
 
 
 @pytest.fixture
@@ -41,15 +45,20 @@ def job_name(cluster):
     cluster["nomad"].delete(f"/v1/job/{name}", params={"purge": "true"})
 
 
-def job_spec(name, image=IMAGE_1, count=1, env=None, update=True, auto_revert=False, job_type="service"):
+def job_spec(name, image=IMAGE_1, count=1, env=None, update=True, auto_revert=False, job_type="service",
+             min_healthy=None, memory_max=None):
     task = {"Name": "app", "Driver": "podman",
             "Config": {"image": image, "command": "sleep", "args": ["3600"]},
             "Resources": {"CPU": 100, "MemoryMB": 64}}
+    if memory_max:
+        task["Resources"]["MemoryMaxMB"] = memory_max
     if env:
         task["Env"] = dict(env)
     group = {"Name": "web", "Count": count, "Tasks": [task]}
     if update:
         group["Update"] = {"MaxParallel": 1, "AutoRevert": auto_revert, "HealthCheck": "task_states"}
+        if min_healthy is not None:
+            group["Update"]["MinHealthyTime"] = min_healthy * SECOND
     return {"ID": name, "Name": name, "Type": job_type, "Datacenters": ["*"], "TaskGroups": [group]}
 
 
@@ -181,13 +190,29 @@ job "{job_name}" {{
     assert again["changed"] is False, again
 
 
+def test_nomad_warnings_reach_the_user_once(cluster, log, job_name, monkeypatch):
+    """memory_max without memory oversubscription (Nomad's default scheduler configuration): the plan's
+    warning through module.warn, and the same text from register not a second time."""
+    from ansible.module_utils.basic import AnsibleModule
+
+    warned = []
+    monkeypatch.setattr(AnsibleModule, "warn", lambda self, text, **kw: warned.append(text))
+    text = ('Memory oversubscription is not enabled; Task "web.app" memory_max value will be ignored. '
+            "Update the Scheduler Configuration to allow oversubscription.")
+    run_module("nomad_job", nomad(cluster, job=job_spec(job_name, memory_max=256)), check=True)
+    assert warned == [f"Nomad plan of job {job_name!r}: 1 warning:\n\n* {text}"]
+    created = run_module("nomad_job", nomad(cluster, job=job_spec(job_name, memory_max=256)))
+    assert created["changed"] is True and warned == [warned[0]] * 2
+
+
 # -- wait -----------------------------------------------------------------------------------------------
 def test_wait_for_deployment_healthy_after_5s_uses_blocking_queries(cluster, log, job_name):
     if log:
-        log.config(deployment_healthy_seconds=5)
+        log.config(time_scale=1)
     since = log.last_seq() if log else 0
     started = time.monotonic()
-    result = run_module("nomad_job", nomad(cluster, job=job_spec(job_name, count=2), wait=True, wait_timeout=120))
+    result = run_module("nomad_job", nomad(cluster, job=job_spec(job_name, count=2, min_healthy=5), wait=True,
+                                           wait_timeout=120))
     elapsed = time.monotonic() - started
     assert not result.get("failed"), result.get("msg")
     assert result["deployment"]["status"] == "successful"
@@ -222,7 +247,7 @@ def test_failed_deployment_reports_counts_and_auto_revert(cluster, log, job_name
 def test_wait_timeout_reports_the_last_state(cluster, log, job_name):
     if log is None:
         pytest.skip("needs the simulator's slow health setting")
-    log.config(deployment_healthy_seconds=30)
+    log.config(time_scale=1)  # the job's default min_healthy_time, 10 s
     result = run_module("nomad_job", nomad(cluster, job=job_spec(job_name), wait=True, wait_timeout=2))
     assert result["failed"] is True and result["changed"] is True
     assert result["msg"].startswith("Timed out after 2 s waiting for deployment ")

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.labfarm import Farm
+from tests.integration.test_job_templates import SCRIPT, hcl_template_sequences, hcl_unescape, strings
 from tests.labclient import free_port, live_mode
 
 pytestmark = pytest.mark.skipif(live_mode(), reason="runs the farm against the lab simulator only")
@@ -123,7 +124,7 @@ def test_the_job_has_the_expected_shape(farm):
     job = farm.nomad.get(f"/v1/job/{JOB}").json()
     assert job["Type"] == "service" and job["Datacenters"] == ["dc1"]
     assert {(c["LTarget"], c["Operand"], c["RTarget"]) for c in job["Constraints"]} >= {
-        ("${node.unique.name}", "=", "jerry"), ("${meta.rootless}", "=", "true")}
+        ("${node.unique.name}", "=", "jerry"), ("${attr.driver.podman.rootless}", "=", "true")}
     (group,) = job["TaskGroups"]
     network = group["Networks"][0]
     assert {(p["Label"], p["To"]) for p in network["DynamicPorts"]} == {("http", 18789), ("bridge", 18790)}
@@ -166,6 +167,11 @@ def test_the_job_has_the_expected_shape(farm):
     assert plugins["Env"]["OPENCLAW_PLUGINS"] == "discord slack whatsapp"
     assert plugins["Env"]["OPENCLAW_VERSION"] == "2026.9.6"
     assert plugins["Config"]["volumes"] == [f"{root}/state:/home/node/.openclaw"]
+    # as the Nomad client decodes it (HCL templates): the install script comes back byte for byte
+    assert plugins["Config"]["entrypoint"] == ["/bin/sh", "-c"] and "command" not in plugins["Config"]
+    for task in tasks.values():
+        assert [s for s in strings(task["Config"]) if hcl_template_sequences(s)] == [], task["Name"]
+    assert hcl_unescape(plugins["Config"]["args"][0]) == SCRIPT.read_text()
 
     deployment = farm.nomad.get(f"/v1/job/{JOB}/deployment").json()
     assert deployment["Status"] == "successful"
@@ -346,7 +352,7 @@ def test_a_leaner_model_plans_a_leaner_job(farm):
     plan = run.result.stdout  # the plan's diff against the deployed job, field by field
     assert re.search(r"^\+ +TaskGroups\.gateway\.Service\.Name: openclaw-main-bridge$", plan, re.M)
     assert re.search(r"^\+ +TaskGroups\.gateway\.Tasks\.gateway\.Resources\.MemoryMaxMB: '2048'$", plan, re.M)
-    assert re.search(r"^- +TaskGroups\.gateway\.Tasks\.plugins\.Config\.args\[0\]: -c$", plan, re.M)
+    assert re.search(r"^- +TaskGroups\.gateway\.Tasks\.plugins\.Config\.entrypoint\[1\]: -c$", plan, re.M)
     assert re.search(r"^- +- traefik\.enable=true$", plan, re.M)
     assert re.search(r"^- +SLACK_BOT_TOKEN=\[\[ \.SLACK_BOT_TOKEN\.Value \| toJSON \]\]$", plan, re.M)
     assert re.search(r"^- +TaskGroups\.gateway\.Network\.DNS\.Servers: 10\.88\.0\.53$", plan, re.M)

@@ -373,6 +373,26 @@ class TestFarmPreflight:
             ("farm_gateways[0].node", "the podman driver on Nomad node 'jerry' is unhealthy: failed to connect to the "
                                       "podman socket")]
 
+    @pytest.mark.parametrize("rootless", ["false", None], ids=["rootful", "unset"])
+    def test_node_that_does_not_meet_the_jobs_constraints(self, lab, admin, playbook, rootless):
+        """The jobs' placement constraints (farm_model.PLACEMENT), checked on the node's own attributes."""
+        nomad = Api(lab.nomad_addr, TOKEN, "X-Nomad-Token")
+        stub = next(n for n in nomad.get("/v1/nodes").json() if n["Name"] == "jerry")
+        node = nomad.get(f"/v1/node/{stub['ID']}").json()
+        for attributes in (node["Attributes"], node["Drivers"]["podman"]["Attributes"]):
+            attributes.pop("driver.podman.rootless")
+            if rootless is not None:
+                attributes["driver.podman.rootless"] = rootless
+        admin.fault(f"/v1/node/{stub['ID']}", status=200, count=1, service="nomad", method="GET", body=json.dumps(node))
+        result, failure = _reachability(lab, admin, playbook)
+        have = "'false'" if rootless else "not set"
+        [problem] = failure["problems"]
+        assert (problem["path"], problem["msg"]) == (
+            "farm_gateways[0].node",
+            f"Nomad node 'jerry' does not meet the jobs' constraint ${{attr.driver.podman.rootless}} = true "
+            f"(it has: {have})")
+        assert "the podman driver of jerry" in problem["fix"] and "rootless podman socket" in problem["fix"]
+
     def test_gateway_on_a_host_that_is_no_nomad_client(self, lab, admin, playbook):
         overrides = {"farm_gateways": [dict(BASE["farm_gateways"][0], node="macbook")],
                      "preflight_nomad_client_group": "all"}

@@ -144,6 +144,8 @@ def _config(lab, request):
         if "txn_max_ops" in body and body["txn_max_ops"] not in (64, 128):
             raise HttpError(400, "txn_max_ops must be 64 (Consul < 1.14) or 128 (Consul >= 1.14)")
         changes = {key: _config_value(key, value, lab.config[key]) for key, value in body.items()}
+        if "time_scale" in changes and changes["time_scale"] <= 0:
+            raise HttpError(400, "time_scale must be a number above 0 (1 = the jobs' own durations in real time)")
         with lab.cond:
             lab.config.update(changes)
     return json_response(lab.config)

@@ -19,6 +19,24 @@ def _address(text):
     return host, int(port)
 
 
+def _scale(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    return value
+
+
+def _meta(text):
+    target, _, assignment = text.partition(":") if ":" in text.split("=", 1)[0] else ("", "", text)
+    key, sep, value = assignment.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected [NODE:]KEY=VALUE (e.g. jerry:rootless=true), got {text!r}")
+    return target, key, value
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="labsim",
@@ -37,8 +55,12 @@ def build_parser():
     parser.add_argument("--state", metavar="FILE", help="load state from FILE and save it back on change/exit")
     parser.add_argument("--txn-max-ops", type=int, choices=(64, 128), default=64,
                         help="Consul transaction op limit (64 before 1.14, 128 from 1.14)")
-    parser.add_argument("--healthy-time", type=float, default=2.0, metavar="SECONDS",
-                        help="seconds until a new allocation counts as healthy in a deployment")
+    parser.add_argument("--time-scale", type=_scale, default=1.0, metavar="FACTOR",
+                        help="lab seconds per second of a job's own update durations (min_healthy_time, "
+                             "healthy_deadline, progress_deadline); 1 = real time, 0.1 = ten times faster")
+    parser.add_argument("--node-meta", action="append", type=_meta, default=[], metavar="[NODE:]KEY=VALUE",
+                        help="client meta of NODE (of every node without NODE:), as a client's meta block sets "
+                             "it; repeatable. Nodes have no other meta than Nomad's own connect.* defaults")
     parser.add_argument("--lenient", action="store_true",
                         help="accept unknown fields in submitted Nomad jobs (default: 400)")
     parser.add_argument("--client-check", choices=MODES, default=os.environ.get("LABSIM_CLIENT_CHECK", "strict"),
@@ -54,9 +76,16 @@ def main(argv=None):
     if not nodes:
         print("labsim: --nodes needs at least one node name", file=sys.stderr)
         return 2
-    lab = Lab(nodes=nodes, acl_token=args.acl_bootstrap_token, state_file=args.state,
-              config={"txn_max_ops": args.txn_max_ops, "deployment_healthy_seconds": args.healthy_time,
-                      "strict": not args.lenient, "client_check": args.client_check})
+    node_meta = {}
+    for target, key, value in args.node_meta:
+        if target and target not in nodes:
+            print(f"labsim: --node-meta names {target!r}, not one of --nodes {','.join(nodes)}", file=sys.stderr)
+            return 2
+        for name in [target] if target else nodes:
+            node_meta.setdefault(name, {})[key] = value
+    lab = Lab(nodes=nodes, acl_token=args.acl_bootstrap_token, state_file=args.state, node_meta=node_meta,
+              config={"txn_max_ops": args.txn_max_ops, "time_scale": args.time_scale, "strict": not args.lenient,
+                      "client_check": args.client_check})
     lab.add_listener("consul", *args.consul)
     lab.add_listener("nomad", *args.nomad)
     if args.admin:

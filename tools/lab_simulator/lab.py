@@ -27,8 +27,12 @@ DEFAULT_CONFIG = {
     # Nomad server job_max_count (total Count of a job's groups; Nomad's default is 50000, the lab
     # allocates every instance, so it takes what a homelab server could set).
     "job_max_count": 1000,
-    # Seconds a new allocation needs to be healthy (Nomad update.min_healthy_time stand-in).
-    "deployment_healthy_seconds": 2.0,
+    # Lab seconds per second of a job's own durations (update min_healthy_time, healthy_deadline,
+    # progress_deadline): 1 is real time; tests choose less to run fast.
+    "time_scale": 1.0,
+    # Nomad's scheduler configuration memory_oversubscription_enabled (off by default: memory_max is
+    # then ignored and register/plan answer with a warning).
+    "memory_oversubscription": False,
     # Consul blocking query default and max wait; Nomad default and max wait.
     "consul_default_wait": 300.0,
     "consul_max_wait": 600.0,
@@ -52,7 +56,7 @@ class Lab:
     and every change calls `notify()` so blocking queries re-evaluate."""
 
     def __init__(self, nodes=("jerry", "bobby", "billy"), acl_token=None, state_file=None,
-                 config=None):
+                 config=None, node_meta=None):
         from .clientcheck import ClientCheck
         from .consul import ConsulState
         from .nomad import NomadState
@@ -61,6 +65,8 @@ class Lab:
         self.config = dict(DEFAULT_CONFIG)
         self.config.update(config or {})
         self.nodes = list(nodes)
+        # Client meta the lab declares per node ({node: {key: value}}), on top of what every client sets itself.
+        self.node_meta = {name: dict(values) for name, values in (node_meta or {}).items()}
         self.acl_token = acl_token
         self.state_file = state_file
         self.clock_offset = 0.0

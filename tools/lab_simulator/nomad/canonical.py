@@ -211,6 +211,8 @@ def _task(api_task, job, group):
         task["Vault"].update(Env=True if given.get("Env") is None else given["Env"],
                              ChangeMode=given.get("ChangeMode") or "restart",
                              Cluster=given.get("Cluster") or "default")
+    if task["Consul"] is not None:  # api Consul.Canonicalize; the namespace stays as given (task level)
+        task["Consul"]["Cluster"] = task["Consul"]["Cluster"] or "default"
     task["Templates"] = [_template(t) for t in api_task.get("Templates") or []] or None
     for mount in task["VolumeMounts"] or ():
         mount["PropagationMode"] = mount["PropagationMode"] or "private"

@@ -235,8 +235,9 @@ class Engine:
             alloc.update(JobVersion=job["Version"], ModifyIndex=index, AllocModifyIndex=index,
                          ModifyTime=nanos(self.lab.now()))
             if deployment:
-                alloc.update(DeploymentID=deployment["ID"], DeploymentStatus=None,
-                             _health_at=self.lab.now() + self.lab.config["deployment_healthy_seconds"])
+                alloc.update(DeploymentID=deployment["ID"], DeploymentStatus=None, _placed_at=self.lab.now())
+                if alloc["ClientStatus"] == "running":
+                    self.rollout.arm(alloc, self.lab.now())
         # A replacement that found no node leaves the old allocation running, as Nomad does.
         for position, node, previous in decision["targets"]:
             new = self._new_alloc(job, decision["group"], position, node, evaluation, deployment, index)
@@ -259,7 +260,7 @@ class Engine:
             "FollowupEvalID": "", "NextAllocation": "", "PreviousAllocation": "", "RescheduleTracker": None,
             "PreemptedAllocations": None, "PreemptedByAllocation": "", "CreateIndex": index, "ModifyIndex": index,
             "AllocModifyIndex": index, "CreateTime": nanos(now), "ModifyTime": nanos(now),
-            "_start_at": now + ALLOC_START_SECONDS, "_health_at": None,
+            "_start_at": now + ALLOC_START_SECONDS, "_health_at": None, "_unhealthy_at": None, "_placed_at": now,
         }
         self.st.allocs[alloc["ID"]] = alloc
         return alloc

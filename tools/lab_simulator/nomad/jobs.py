@@ -13,7 +13,7 @@ from .common import fail, parse_bool, public, reply, require_method, rfc3339
 from .deployments import alloc_stub, deployment_view
 from .diff import job_diff
 from .schema import Normalizer
-from .validate import job_errors
+from .validate import job_errors, job_warnings
 
 PARSE_UNSUPPORTED = ("HCL parsing (POST /v1/jobs/parse) is only available on a real Nomad: the lab simulator "
                      "accepts JSON jobs only; run this code path against a live cluster")
@@ -102,7 +102,8 @@ def _register(nomad, job, auth, enforce=None, priority=None):
     index = evaluation["CreateIndex"] if evaluation else stored["ModifyIndex"]
     body = {"EvalID": evaluation["ID"] if evaluation else "",
             "EvalCreateIndex": evaluation["CreateIndex"] if evaluation else 0,
-            "JobModifyIndex": stored["JobModifyIndex"] if changed else previous_modify, "Warnings": ""}
+            "JobModifyIndex": stored["JobModifyIndex"] if changed else previous_modify,
+            "Warnings": job_warnings(job, st.lab.config)}
     body.update(_write_meta(index))
     return reply(body, index, query_meta=False)
 
@@ -200,6 +201,11 @@ def _deregister(nomad, request, job_id):
     return reply(body, index, query_meta=False)
 
 
+def merge_warnings(*texts):
+    """The plan's Warnings string: Nomad's own admission warnings, then the lab client check's findings."""
+    return "\n\n".join(text for text in texts if text)
+
+
 def plan(nomad, request, job_id):
     require_method(request, "PUT", "POST")
     fields, job, namespace, auth = _decode(nomad, request, "JobPlanRequest", job_id, "Job must have a valid ID",
@@ -228,7 +234,9 @@ def plan(nomad, request, job_id):
                     "StatusDescription": "created to place remaining allocations", "FailedTGAllocs": failed}]
     body = {"Annotations": {"DesiredTGUpdates": desired, "PreemptedAllocs": None}, "FailedTGAllocs": failed or None,
             "JobModifyIndex": index, "CreatedEvals": created, "Diff": diff, "NextPeriodicLaunch": rfc3339(0),
-            "Warnings": clientside.plan_warnings(st, job, _plan_node(st, decisions, existing)), "Index": index}
+            "Warnings": merge_warnings(job_warnings(job, st.lab.config),
+                                       clientside.plan_warnings(st, job, _plan_node(st, decisions, existing))),
+            "Index": index}
     return reply(body, index, query_meta=False)
 
 

@@ -1,8 +1,10 @@
 """What the Nomad clients and the deployment watcher do as time passes (Engine.tick, every 0.1 s
 under the lab lock, with lab.now()): allocations start, batch work finishes, allocations of a
-deployment turn healthy after deployment_healthy_seconds (or unhealthy when a failure was
-injected), deployments succeed (the job version becomes stable), fail on unhealthy allocations
-or a passed progress deadline, and auto-revert to the latest stable version."""
+deployment turn healthy once running for their group's update.min_healthy_time, or unhealthy at
+its healthy_deadline when a failure was injected (checks that never pass), deployments succeed (the
+job version becomes stable), fail on unhealthy allocations or a passed progress deadline
+(RequireProgressBy as the state store keeps it), and auto-revert to the latest stable version.
+Every duration is the job's own, multiplied by the lab's time_scale (1 = real time)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from .state import key
 FAILED_ALLOCS = "Failed due to unhealthy allocations"
 PROGRESS_DEADLINE = "Failed due to progress deadline"
 _ACTIVE = ("running", "paused", "pending", "blocked", "initializing", "unblocking")
+BATCH_RUN_SECONDS = 2.0  # how long batch work runs before it completes (scaled like the job's durations)
 
 
 def set_task_states(st, alloc, state, when, event):
@@ -74,14 +77,12 @@ class Rollout:
         }
         for group in groups:
             update = group["Update"]
-            deadline = update["ProgressDeadline"]
+            # RequireProgressBy starts with the first placement (state_store.go updateDeploymentWithAlloc).
             deployment["TaskGroups"][group["Name"]] = {
                 "AutoRevert": update["AutoRevert"], "AutoPromote": update["AutoPromote"],
-                "ProgressDeadline": deadline,
-                "RequireProgressBy": rfc3339(now + deadline / 1e9) if deadline else rfc3339(0),
+                "ProgressDeadline": update["ProgressDeadline"], "RequireProgressBy": rfc3339(0),
                 "Promoted": False, "PlacedCanaries": None, "DesiredCanaries": 0, "DesiredTotal": group["Count"],
-                "PlacedAllocs": 0, "HealthyAllocs": 0, "UnhealthyAllocs": 0,
-                "_deadline": now + deadline / 1e9 if deadline else None,
+                "PlacedAllocs": 0, "HealthyAllocs": 0, "UnhealthyAllocs": 0, "_deadline": None,
             }
         name = key(job["Namespace"], job["ID"])
         if name in self.st.fail_next:  # fault injected through /_lab/jobs/<job>/fail-next-deployment
@@ -115,16 +116,34 @@ class Rollout:
             if job:
                 self.engine.refresh_status(job, index)
 
+    def seconds(self, duration):
+        """A job's duration (ns) in lab seconds."""
+        return duration / 1e9 * self.lab.config["time_scale"]
+
+    def arm(self, alloc, now):
+        """The client's health watcher for an allocation now running its job version (allochealth): healthy
+        after the group's MinHealthyTime, judged unhealthy at its HealthyDeadline; batch work just runs."""
+        job = self.st.job_version(alloc["Namespace"], alloc["JobID"], alloc["JobVersion"])
+        group = next((g for g in (job or {}).get("TaskGroups") or () if g["Name"] == alloc["TaskGroup"]), None)
+        update = (group or {}).get("Update")
+        if alloc["JobType"] == "batch" or update is None:
+            alloc.update(_health_at=now + BATCH_RUN_SECONDS * self.lab.config["time_scale"], _unhealthy_at=None)
+        elif update["HealthCheck"] == "manual":  # only an operator sets the health (deployment promote/set-health)
+            alloc.update(_health_at=None, _unhealthy_at=None)
+        else:
+            alloc.update(_health_at=now + self.seconds(update["MinHealthyTime"]),
+                         _unhealthy_at=now + self.seconds(update["HealthyDeadline"]))
+
     def _advance(self, alloc, now):
-        """Client side: pending -> running once the node is up; batch work ends after the health time."""
+        """Client side: pending -> running once the node is up; batch work ends after its run time."""
         node = self.st.node_by_id(alloc["NodeID"])
         if alloc["ClientStatus"] == "pending" and alloc["DesiredStatus"] == "run" and now >= alloc["_start_at"] \
                 and node and node["Status"] == "ready" and clientside.refuse(self.st, alloc, node, now):
             pass  # the client refused the driver config or a template: the allocation failed
         elif alloc["ClientStatus"] == "pending" and alloc["DesiredStatus"] == "run" and now >= alloc["_start_at"] \
                 and node and node["Status"] == "ready":
-            healthy = self.lab.config["deployment_healthy_seconds"]
-            alloc.update(ClientStatus="running", ClientDescription="Tasks are running", _health_at=now + healthy)
+            alloc.update(ClientStatus="running", ClientDescription="Tasks are running")
+            self.arm(alloc, now)
             set_task_states(self.st, alloc, "running", now, ("Started", "Task started by client"))
         elif alloc["JobType"] == "batch" and alloc["ClientStatus"] == "running" and now >= alloc["_health_at"]:
             alloc.update(ClientStatus="complete", ClientDescription="All tasks have completed")
@@ -139,14 +158,20 @@ class Rollout:
         allocs = [a for a in self.st.allocs.values() if a["DeploymentID"] == deployment["ID"]]
         changed = False
         for alloc in allocs:
-            due = alloc["_health_at"]
+            # An injected failure leaves the task running with its health checks failing: unhealthy at the deadline.
+            due = alloc.get("_unhealthy_at") if deployment["_fail"] else alloc["_health_at"]
             if alloc["ClientStatus"] == "running" and alloc["DeploymentStatus"] is None and due and now >= due:
-                # An injected failure leaves the task running with its health checks failing.
                 alloc["DeploymentStatus"] = {"Healthy": not deployment["_fail"], "Timestamp": rfc3339(now),
                                              "Canary": False, "ModifyIndex": 0}
                 alloc["_touched"] = changed = True
+                self._extend_progress(deployment, alloc, now)
         for name, state in deployment["TaskGroups"].items():
-            health = [(a["DeploymentStatus"] or {}).get("Healthy") for a in allocs if a["TaskGroup"] == name]
+            placed = [a for a in allocs if a["TaskGroup"] == name]
+            if placed and state["ProgressDeadline"] and state["_deadline"] is None:
+                first = min(a.get("_placed_at", now) for a in placed)
+                self._require_progress(state, first + self.seconds(state["ProgressDeadline"]))
+                changed = True
+            health = [(a["DeploymentStatus"] or {}).get("Healthy") for a in placed]
             counts = {"PlacedAllocs": len(health), "HealthyAllocs": health.count(True),
                       "UnhealthyAllocs": health.count(False)}
             if any(state[k] != v for k, v in counts.items()):
@@ -161,6 +186,15 @@ class Rollout:
         if any(g["_deadline"] and now > g["_deadline"] and g["HealthyAllocs"] < g["DesiredTotal"] for g in groups):
             return self._fail(deployment, PROGRESS_DEADLINE)
         return changed
+
+    def _extend_progress(self, deployment, alloc, now):
+        state = deployment["TaskGroups"].get(alloc["TaskGroup"])
+        if state and state["ProgressDeadline"] and alloc["DeploymentStatus"]["Healthy"]:
+            self._require_progress(state, max(state["_deadline"] or 0, now + self.seconds(state["ProgressDeadline"])))
+
+    @staticmethod
+    def _require_progress(state, when):
+        state.update(_deadline=when, RequireProgressBy=rfc3339(when))
 
     def _fail(self, deployment, base):
         """Fail a deployment; with auto_revert roll back to the latest stable version and say so

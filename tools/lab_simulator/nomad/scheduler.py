@@ -13,19 +13,19 @@ from .diff import ADDED, DELETED, NONE
 # -- feasibility --------------------------------------------------------------------------------
 
 def _resolve(target, node):
-    """Interpolate a constraint target against a node; None when the attribute is not set."""
-    match = re.fullmatch(r"\$\{(.+)\}", target)
-    if not match:
-        return target
-    name = match.group(1)
-    fixed = {"node.unique.id": node["ID"], "node.unique.name": node["Name"], "node.datacenter": node["Datacenter"],
-             "node.class": node["NodeClass"], "node.pool": node["NodePool"]}
-    if name in fixed:
-        return fixed[name]
-    for prefix, table in (("attr.", node["Attributes"]), ("meta.", node["Meta"])):
-        if name.startswith(prefix):
-            return table.get(name[len(prefix):])
-    return None
+    """scheduler/feasible.go resolveTarget: (value, found). A literal is itself; an attribute or meta key
+    the node does not have is ("", False), as is any other interpolation."""
+    if not target.startswith("${"):
+        return target, True
+    fixed = {"${node.unique.id}": "ID", "${node.datacenter}": "Datacenter", "${node.unique.name}": "Name",
+             "${node.class}": "NodeClass", "${node.pool}": "NodePool"}
+    if target in fixed:
+        return node[fixed[target]], True
+    for prefix, table in (("${attr.", node["Attributes"]), ("${meta.", node["Meta"] or {})):
+        if target.startswith(prefix):
+            name = target[len(prefix):].removesuffix("}")
+            return table.get(name, ""), name in table
+    return "", False
 
 
 def _version(text):
@@ -58,20 +58,21 @@ def _order(left, right, op):
 
 
 def constraint_ok(constraint, node):
+    """checkConstraint: operands that need a value fail when either side is not found."""
     operand = constraint["Operand"]
     if operand in ("distinct_hosts", "distinct_property"):
         return True  # placement spreads distinct_hosts; distinct_property is not simulated
-    left, right = _resolve(constraint["LTarget"], node), _resolve(constraint["RTarget"], node)
+    (left, l_found), (right, r_found) = _resolve(constraint["LTarget"], node), _resolve(constraint["RTarget"], node)
     if operand == "is_set":
-        return left is not None
+        return l_found
     if operand == "is_not_set":
-        return left is None
-    if left is None or right is None:
+        return not l_found
+    if operand in ("!=", "not"):
+        return left != right
+    if not (l_found and r_found):
         return False
     if operand in ("=", "==", "is"):
         return left == right
-    if operand in ("!=", "not"):
-        return left != right
     if operand in ("<", "<=", ">", ">="):
         return _order(left, right, operand)
     if operand == "regexp":
@@ -107,18 +108,19 @@ def feasible_nodes(job, group, nodes):
         if "*" not in dc:
             metric["NodesAvailable"].setdefault(dc, 0)
     tasks = group["Tasks"] or []
-    constraints = list(job["Constraints"] or []) + list(group["Constraints"] or [])
-    constraints += [c for t in tasks for c in t["Constraints"] or []]
+    group_constraints = list(group["Constraints"] or []) + [c for t in tasks for c in t["Constraints"] or []]
     eligible = []
     for node in ready:
-        reason = None
-        for task in tasks:
+        # The feasibility wrapper's order: job constraints, then the group's drivers, then group and task ones.
+        failed = next((c for c in job["Constraints"] or () if not constraint_ok(c, node)), None)
+        reason = _constraint_text(failed) if failed else None
+        for task in tasks if reason is None else ():
             driver = node["Drivers"].get(task["Driver"])
             if not driver or not driver["Detected"] or not driver["Healthy"]:
                 reason = "missing drivers"
                 break
         if reason is None:
-            failed = next((c for c in constraints if not constraint_ok(c, node)), None)
+            failed = next((c for c in group_constraints if not constraint_ok(c, node)), None)
             reason = _constraint_text(failed) if failed else None
         if reason:
             metric["NodesFiltered"] += 1

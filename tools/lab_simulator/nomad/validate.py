@@ -194,3 +194,19 @@ def constraint_problems(constraint):
     if operand != "distinct_hosts" and ltarget == "":
         problems.append("no attribute provided but is required by operator")
     return problems
+
+
+def job_warnings(job, config):
+    """The Warnings string of register and plan: the admission validators' warnings merged as
+    helper.MergeMultierrorWarnings does ("" when none). Here: memoryOversubscriptionValidate, for a
+    scheduler configuration without memory oversubscription (Nomad's default)."""
+    warnings = []
+    if not config.get("memory_oversubscription"):
+        warnings += [f'Memory oversubscription is not enabled; Task "{group["Name"]}.{task["Name"]}" memory_max '
+                     "value will be ignored. Update the Scheduler Configuration to allow oversubscription."
+                     for group in job["TaskGroups"] or () for task in group["Tasks"] or ()
+                     if task["Resources"] and task["Resources"]["MemoryMaxMB"]]
+    if not warnings:
+        return ""
+    head = "1 warning:\n" if len(warnings) == 1 else f"{len(warnings)} warnings:\n"
+    return head + "".join(f"\n* {text.strip()}" for text in warnings)

@@ -207,7 +207,8 @@ def test_unknown_gateway_and_bad_state_dir(model):
 
 def test_filters_are_registered():
     assert sorted(FilterModule().filters()) == ["openclaw_bus_agents", "openclaw_bus_env", "openclaw_bus_policies",
-                                                "openclaw_bus_serve_config", "openclaw_config", "openclaw_secret_env"]
+                                                "openclaw_bus_serve_config", "openclaw_config",
+                                                "openclaw_placement_constraints", "openclaw_secret_env"]
 
 
 def test_filter_through_ansible_templating(model):

@@ -112,6 +112,7 @@ class Services:
 
 def _node(name, status="ready", healthy=True):
     return {"ID": f"id-{name}", "Name": name, "Status": status, "SchedulingEligibility": "eligible",
+            "Attributes": {"driver.podman": "1", "driver.podman.rootless": "true"},
             "Drivers": {"podman": {"Detected": True, "Healthy": healthy,
                                    "HealthDescription": "" if healthy else "socket",
                                    "Attributes": {"driver.podman.version": "4.9.3"}}}}
