@@ -66,7 +66,7 @@ class FarmHealth:
         self.gateway_token = gateway_token
         self.registry_root = registry_root.strip("/")
         self.bus_root = bus_root.strip("/")
-        self.now = now or (lambda: datetime.datetime.now(datetime.timezone.utc).timestamp())
+        self.now = now or (lambda: datetime.datetime.now(datetime.UTC).timestamp())
         self.bus = fm.bus_enabled(model)
         self.gateways = [gw for gw in model["farm_gateways"] if fm.gateway_runtime(gw) == "nomad"]
         names = {gw["name"] for gw in self.gateways}
@@ -296,8 +296,8 @@ class FarmHealth:
                 continue
             presence = registry["live"].get(agent["gateway"])
             online = presence is not None
-            self.add(subject, "liveness", OK if online else CRITICAL,
-                     f"gateway {agent['gateway']} {'online since ' + str(presence.get('started_at')) if online else 'offline'}",
+            state = f"online since {presence.get('started_at')}" if online else "offline"
+            self.add(subject, "liveness", OK if online else CRITICAL, f"gateway {agent['gateway']} {state}",
                      "its gateway's bus process holds the registry session")
             relayed = online and agent["id"] in (presence.get("agents") or ())
             self.add(f"inbox {agent['id']}", "relay", OK if relayed else CRITICAL,

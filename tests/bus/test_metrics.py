@@ -86,7 +86,8 @@ def test_metrics_parse_and_match_the_bus_counts_after_a_run(node):
     families, samples = scrape(node)
     main_bobby = {"gateway": "main", "agent": "bobby"}
     # the families' sample names carry _total for counters
-    assert value(samples, "openclaw_bus_messages_sent_total", gateway="main", agent="jerry") == MESSAGES == jerry.outbox.sent
+    sent = value(samples, "openclaw_bus_messages_sent_total", gateway="main", agent="jerry")
+    assert sent == MESSAGES == jerry.outbox.sent
     assert value(samples, "openclaw_bus_messages_delivered_total", **main_bobby) == MESSAGES == relay.stats["delivered"]
     assert value(samples, "openclaw_bus_messages_acked_total", **main_bobby) == MESSAGES == relay.stats["acked"]
     assert len(node.gateway.handoffs) == MESSAGES

@@ -99,7 +99,8 @@ def test_a_healthy_farm_passes_with_one_table_and_the_stated_requests(farm, heal
     assert "0 critical" in run.output, run.output[-6000:]
     # the table: one line per check, the gateways' checks among them
     for gateway in NODES:
-        for check in ("nomad job", "allocation", "deployment", r"check healthz\s", "check healthz-body", r"healthz\s+http"):
+        for check in ("nomad job", "allocation", "deployment", r"check healthz\s", "check healthz-body",
+                      r"healthz\s+http"):
             assert re.search(rf"OK\s+gateway {gateway}\s+{check}", run.output), (gateway, check, run.output[-6000:])
     print("\n".join(line for line in run.result.stdout.splitlines() if "  " in line and "SUBJECT" in line
                      or re.search(r"^\s*- '(OK|WARNING|CRITICAL)\s", line) or "checks:" in line))
