@@ -14,6 +14,8 @@ The farm model is the one source of truth of a deployment (inventory group_vars)
     farm_secrets          gateway-wide secrets: environment variable name -> op:// reference
     farm_bus              the agent-to-agent message bus (phase 3): one bus process per gateway node,
                           its MCP server in every gateway's config, go/no-go thresholds of its benchmark
+    farm_health           the thresholds of playbooks/health.yml (bus backlog, age of the oldest unacked
+                          message, dead letters; per-inbox overrides) and its probe timeouts
 
 `validate()` checks all of it at once and returns every problem, one per problem, each a dict
 {"path": "farm_agents[1].gateway", "msg": "...", "fix": "..."}. No secret value is ever part of a
@@ -137,7 +139,7 @@ NOMAD_ONLY = {
 DEFAULT_ACCOUNT = "default"
 
 TOP_LEVEL = ("openclaw_version", "farm_gateways", "farm_agents", "farm_channels", "farm_model_providers",
-             "farm_secrets", "farm_bus")
+             "farm_secrets", "farm_bus", "farm_health")
 # The bus (src/openclaw_bus): KV roots, the MCP server's container port, env names of its credentials.
 BUS_ROOT = "openclaw/bus"
 BUS_REGISTRY_ROOT = "openclaw/registry"
@@ -311,6 +313,23 @@ BUS = {
     "thresholds": F("dict", fields=BUS_THRESHOLDS, default={}),
     "bench": F("dict", fields=BUS_BENCH, default={}),
 }
+# Thresholds of playbooks/health.yml: a check above its threshold is critical and fails the run.
+WEEK_S = 7 * 86400
+INBOX_THRESHOLDS = {
+    "backlog_max": F("int", lo=0, hi=1000000, why=" unacknowledged messages in one inbox"),
+    "oldest_unacked_max_seconds": F("num", lo=1, hi=WEEK_S, why=" s (a message lives at most 7 days)"),
+    "dead_letters_max": F("int", lo=0, hi=1000000, why=" dead letters kept in one inbox"),
+}
+HEALTH = {
+    "backlog_max": F("int", default=100, lo=0, hi=1000000, why=" unacknowledged messages in one inbox"),
+    "oldest_unacked_max_seconds": F("num", default=600, lo=1, hi=WEEK_S, why=" s (a message lives at most 7 days)"),
+    "dead_letters_max": F("int", default=0, lo=0, hi=1000000, why=" dead letters kept in one inbox"),
+    "healthz_timeout_seconds": F("num", default=5, lo=0.1, hi=60, why=" s"),
+    "probe_timeout_seconds": F("num", default=90, lo=1, hi=600, why=" s (one answer of a model)"),
+    "probe_prompt": F("str", default="Reply with the single word OK.", maxlen=200, what="a prompt"),
+    # Per-inbox overrides, by agent id (a busy automation inbox may carry more backlog).
+    "inboxes": F("map", values=F("dict", fields=INBOX_THRESHOLDS), default={}),
+}
 MODEL_SPEC = {
     "openclaw_version": F("str", required=True, example='"2026.9.6"'),
     "farm_gateways": F("list", required=True, elements=F("dict", fields=GATEWAY)),
@@ -319,6 +338,7 @@ MODEL_SPEC = {
     "farm_model_providers": F("map", values=F("dict", fields=PROVIDER), default={}),
     "farm_secrets": F("map", values=F("str", secret=True), default={}),
     "farm_bus": F("dict", fields=BUS, default={}),
+    "farm_health": F("dict", fields=HEALTH, default={}),
 }
 
 KIND_WORDS = {"str": "a string", "int": "a whole number", "num": "a number", "bool": "true or false", "list": "a list",
@@ -866,8 +886,8 @@ def validate(model, inventory_hosts=None, var_names=None):
     variables the play defines, so a misspelt farm_* variable is reported."""
     problems = Problems()
     if not isinstance(model, dict):
-        # farm_bus is optional and left out of this sentence (it names what every model has).
-        problems.add("", f"the model must be a mapping of {', '.join(TOP_LEVEL[:-1])}, got {_describe(model)}",
+        # farm_bus and farm_health are optional and left out of this sentence (it names what every model has).
+        problems.add("", f"the model must be a mapping of {', '.join(TOP_LEVEL[:-2])}, got {_describe(model)}",
                      "pass the farm variables as one mapping")
         return problems.items
     data = data_problems(model)
@@ -895,6 +915,7 @@ def validate(model, inventory_hosts=None, var_names=None):
     _check_secrets(model, gateways, problems)
     _check_gateway_roster(model, gateways, agents, problems)
     _check_bus(model, gateways, agents, problems)
+    _check_health(model, agents, problems)
     return sorted(problems.items, key=lambda problem: _path_key(problem["path"]))
 
 
@@ -1576,3 +1597,25 @@ def _check_bus(model, gateways, agents, problems):
                          f"{_get(agent, 'id', 'str')!r} (gateway {gateway!r}) and {peer!r} (gateway {other!r}) could "
                          f"only reach each other over the bus, and gateway {outside!r} runs under launchd, outside it",
                          "remove the peer: a launchd gateway's agents talk only to agents of their own gateway")
+
+
+def _check_health(model, agents, problems):
+    """farm_health.inboxes names agents of the model, each exactly (an override of a misspelt id would
+    silently leave the real inbox on the defaults)."""
+    inboxes = _get(_get(model, "farm_health", "dict", {}), "inboxes", "dict", {})
+    if agents is None:
+        return
+    for name in inboxes:
+        if not isinstance(name, str) or name in agents:
+            continue
+        close = _suggest(name, agents)
+        fix = (f'did you mean "{close}"? ' if close else "") + f"name one of the agents: {_names(agents)}"
+        problems.add(_join("farm_health.inboxes", name), f"unknown agent {_show(name)}: an inbox is named by its "
+                     "agent's id", fix)
+
+
+def health_thresholds(model, agent_id):
+    """The inbox thresholds of one agent: its farm_health.inboxes entry over the farm-wide ones (normalised model)."""
+    health = model.get("farm_health") or {}
+    own = (health.get("inboxes") or {}).get(agent_id) or {}
+    return {key: own[key] if own.get(key) is not None else health[key] for key in INBOX_THRESHOLDS}

@@ -4,7 +4,8 @@
 bench (it measures the bus, not a model) and for tests. It records every hand-off (time, agent,
 bus messageId, content), answers with a fixed text or a function of the request (one that raises
 plays a failed agent run: 500), checks the bearer
-token, and can be taken down (connection refused) and brought back on the same port."""
+token, answers GET /healthz as OpenClaw does ({"ok": true, "status": "live"}; `healthy = False` makes it
+{"ok": false}), and can be taken down (connection refused) and brought back on the same port."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class FakeGateway:
         self.status = status  # answer with this HTTP status (e.g. 500) instead of a completion
         self.host = host
         self.port = port
+        self.healthy = True
         self.handoffs = []    # dicts: time, agent, message_id, content, user
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)
@@ -40,6 +42,12 @@ class FakeGateway:
 
             def log_message(self, *args):
                 pass
+
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                if self.path not in ("/healthz", "/health"):
+                    return self._send(404, {"error": {"message": "not found"}})
+                return self._send(200, {"ok": True, "status": "live"} if gateway.healthy
+                                  else {"ok": False, "status": "unhealthy"})
 
             def do_POST(self):  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)

@@ -249,6 +249,7 @@ class Outbox:
         self._locks = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
         self.recoveries = 0
+        self.sent = 0  # messages created in a recipient's inbox by this process (the metrics read it)
 
     def _lock(self, to):
         with self._locks_guard:
@@ -296,6 +297,7 @@ class Outbox:
                 continue
             if created:
                 self._next[to] = seq + 1
+                self.sent += 1
                 return Sent(envelope["messageId"], envelope["contextId"], to, seq, key, envelope, len(body))
             conflicts += 1
             if conflicts > SEND_RETRIES:

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """`openclaw-bus serve`: the bus process of one node (one gateway): the MCP server, the relay of the
 gateway's agents, the gateway's presence in the registry, /healthz (liveness) and /readyz (registered and reading the
-registry) for Nomad's checks."""
+registry) for Nomad's checks, /metrics for Prometheus."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ import signal
 import threading
 import time
 
-from starlette.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import JSONResponse, Response
 
 from . import __version__
 from .consul import Consul, ConsulError
 from .mcp_server import BusService, build_app, build_server
+from .metrics import BusMetrics
 from .registry import GatewayPresence
 from .relay import AgentRelay, ChatCompletionsTarget, Journal, Relay
 
@@ -51,8 +53,12 @@ class Node:
                                      backoff_max=config.relay_backoff_max, journal=journal,
                                      poll_wait=config.relay_poll_wait))
         self.relay = Relay(relays)
+        self.metrics = BusMetrics(self)
+        for agent_relay in relays:
+            agent_relay.on_handoff = self.metrics.observe_handoff
         self.server = build_server(self.service, log_level=log_level)
         self.server.custom_route("/healthz", methods=["GET"])(self._health)
+        self.server.custom_route("/metrics", methods=["GET"])(self._metrics)
         self.server.custom_route("/readyz", methods=["GET"])(self._ready)
         self.app = build_app(self.server, config)
         self._stop = threading.Event()
@@ -69,6 +75,10 @@ class Node:
     async def _health(self, request):
         """Liveness (the process serves HTTP): always 200, with the details."""
         return JSONResponse({"ok": True, **self._status()})
+
+    async def _metrics(self, request):
+        """Prometheus text format (no auth, like /healthz: counts only, no message content or names of senders)."""
+        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def _ready(self, request):
         """Readiness: registered in the registry and reading it; 503 otherwise (e.g. Consul down)."""

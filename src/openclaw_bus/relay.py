@@ -211,6 +211,8 @@ class AgentRelay:
         self.inbox = bus.inbox()
         self.stats = Counter()
         self.last_error = None
+        self.backlog = 0  # messages of the latest read not acknowledged by that round
+        self.last_round_failed = False
 
     def run_once(self, wait=None):
         """One round: receive a batch (at most one read), hand over what is due, ack (one txn)."""
@@ -237,6 +239,7 @@ class AgentRelay:
             self.stats["dead"] += len(result.dead)
             self.stats["txns"] += result.txns
             self.journal.acked([m.id for m in done])
+        self.backlog = max(0, len(batch.messages) - len(done) - len(dead))
         return batch
 
     def _deliver(self, messages, done, dead):
@@ -302,12 +305,17 @@ class AgentRelay:
             try:
                 self.run_once()
                 backoff = 0.5
+                self.last_round_failed = False
             except (ConsulError, BusError) as exc:
+                self.stats["errors"] += 1
+                self.last_round_failed = True
                 self.last_error = str(exc)
                 log.warning("relay %s: %s", self.agent, exc)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
             except Exception:  # keep relaying; the traceback is the bug report
+                self.stats["errors"] += 1
+                self.last_round_failed = True
                 log.exception("relay %s: unexpected error", self.agent)
                 stop.wait(5.0)
 
