@@ -16,13 +16,13 @@ description:
     (the gateway's bus process holds its registry session) and the presence of its relay; per inbox the backlog,
     the age of the oldest unacknowledged message and the dead letters, against the thresholds of the model's
     C(farm_health) section (per-inbox overrides in C(farm_health.inboxes))."
-  - The Nomad Variables each job's templates read exist with every key (the values are dropped at once and never
+  - "The Nomad Variables each job's templates read exist with every key (the values are dropped at once and never
     returned), a linked WhatsApp session exists for every WhatsApp account (O(whatsapp_sessions)), and, with
-    O(probe_agents), each agent gives one real answer through its gateway's chat completions endpoint.
+    O(probe_agents), each agent gives one real answer through its gateway's chat completions endpoint."
   - "Requests to Consul and Nomad per run, with G gateways run by Nomad and A of their agents: C(5 G + 1), or
     C(7 G + 2 A + 1) with the bus; plus G C(/healthz) requests and, with O(probe_agents), A chat completions."
-  - Never fails because the farm is unhealthy: it returns RV(status), the rows and the critical findings, and
-    the caller decides (C(playbooks/health.yml) writes a report and then fails). It fails only on bad arguments.
+  - "Never fails because the farm is unhealthy: it returns RV(status), the rows and the critical findings, and
+    the caller decides (C(playbooks/health.yml) writes a report and then fails). It fails only on bad arguments."
 author:
   - octant.openclaw contributors (@octant)
 extends_documentation_fragment:
