@@ -79,8 +79,8 @@ def test_first_run_creates_everything(awx):
     [source] = awx.objects["inventory_sources"].values()
     assert (source["inventory"], source["source_project"], source["source"]) == (inventory["id"], project["id"], "scm")
     templates = {t["playbook"]: t for t in awx.objects["job_templates"].values()}
-    expected = {f"playbooks/{t['playbook'].split('/')[-1]}" for t in yaml.safe_load(
-        (ROOT / "awx" / "setup.yml").read_text())["awx_job_templates"] if t["playbook"].split("/")[-1] in PLAYBOOKS_HERE}
+    listed = yaml.safe_load((ROOT / "awx" / "setup.yml").read_text())["awx_job_templates"]
+    expected = {t["playbook"] for t in listed if t["playbook"].split("/")[-1] in PLAYBOOKS_HERE}
     assert set(templates) == expected
     assert "playbooks/phase2.yml" in templates
     for template in templates.values():
@@ -112,8 +112,8 @@ def test_drift_is_patched_alone(awx):
     changed, _ = run_setup(awx)
     assert changed == 2
     patches = [(path, body) for method, path, body in awx.log[before:] if method != "GET"]
-    assert patches == [(f"/api/v2/credential_types/{nomad_type['id']}/",
-                        {"injectors": yaml.safe_load((ROOT / "awx/credential_types/nomad.yml").read_text())["injectors"]}),
+    injectors = yaml.safe_load((ROOT / "awx/credential_types/nomad.yml").read_text())["injectors"]
+    assert patches == [(f"/api/v2/credential_types/{nomad_type['id']}/", {"injectors": injectors}),
                        (f"/api/v2/job_templates/{template['id']}/", {"job_type": "run"})]
 
 
