@@ -1,6 +1,6 @@
 # Copyright: octant.openclaw contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""openclaw-bus: serve | send | inbox | policies | bench. Run `openclaw-bus <command> --help`."""
+"""openclaw-bus: serve | watch | send | inbox | policies | bench. Run `openclaw-bus <command> --help`."""
 
 from __future__ import annotations
 
@@ -84,6 +84,21 @@ def build_parser():
     pol.add_argument("--bus-root", default="openclaw/bus")
     pol.add_argument("--registry-root", default="openclaw/registry")
 
+    watch = sub.add_parser("watch", help="follow Consul health and notify the owner (one sender per farm)")
+    _common_consul(watch, roots=False)
+    watch.add_argument("--node", required=True, help="the Consul node this watcher runs on")
+    watch.add_argument("--urls-env", default="OPENCLAW_ALERT_URLS", metavar="VAR",
+                       help="environment variable holding the Apprise URLs, separated by spaces, commas or "
+                            "newlines (default: OPENCLAW_ALERT_URLS); never on the command line")
+    watch.add_argument("--grace", type=_seconds, default=60.0, metavar="SECONDS",
+                       help="how long a check must stay critical before anyone is told (default 60)")
+    watch.add_argument("--rate-limit", type=_positive(int), default=20, metavar="N",
+                       help="at most N problem notifications per hour (default 20); recoveries always go out")
+    watch.add_argument("--prefix", default="openclaw/watch", help="KV prefix of the lock and the incidents")
+    watch.add_argument("--service-prefix", default="openclaw-", help="Consul services watched (gateways; "
+                                                                      "openclaw-bus-<node> are the relays)")
+    watch.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
     bench = sub.add_parser("bench", help="measure latency, throughput, delivery and requests per message; go/no-go")
     _common_consul(bench, roots=False)
     bench.add_argument("--prefix", help="KV prefix for the run (default openclaw-bench/<random>; deleted after; "
@@ -127,6 +142,23 @@ def cmd_serve(args):
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     node = Node(bus_config.load(args.config))
     node.serve()
+    return 0
+
+
+def cmd_watch(args):
+    import re
+    import signal
+
+    from .watch import AppriseNotifier, Watcher
+
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    urls = [u for u in re.split(r"[\s,]+", os.environ.get(args.urls_env, "")) if u]
+    if not urls:
+        raise BusError(f"no notification URL: set {args.urls_env} to one or more Apprise URLs")
+    watcher = Watcher(_consul(args), args.node, AppriseNotifier(urls), grace=args.grace,
+                      rate_limit=args.rate_limit, prefix=args.prefix, service_prefix=args.service_prefix)
+    signal.signal(signal.SIGTERM, lambda *_: watcher.stopping.set())  # Nomad stops a task with SIGTERM
+    watcher.run()
     return 0
 
 
@@ -238,7 +270,8 @@ def cmd_bench(args):
     return 0 if report["go"] or args.no_fail else 1
 
 
-COMMANDS = {"serve": cmd_serve, "send": cmd_send, "inbox": cmd_inbox, "policies": cmd_policies, "bench": cmd_bench}
+COMMANDS = {"serve": cmd_serve, "watch": cmd_watch, "send": cmd_send, "inbox": cmd_inbox, "policies": cmd_policies,
+            "bench": cmd_bench}
 
 
 def main(argv=None):

@@ -18,6 +18,7 @@ def register(router):
     router.add("PUT", r"/v1/agent/check/(?P<action>pass|warn|fail)/(?P<check_id>.+)", check_update)
     router.add("GET", r"/v1/agent/self", agent_self)
     router.add("GET", r"/v1/health/service/(?P<name>.+)", health_service)
+    router.add("GET", r"/v1/health/state/(?P<status>[^/]+)", health_state)
     router.add("GET", r"/v1/catalog/services", catalog_services)
     router.add("GET", r"/v1/catalog/service/(?P<name>.+)", catalog_service)
     router.add("GET", r"/v1/catalog/nodes", catalog_nodes)
@@ -154,6 +155,27 @@ def health_service(state, request, name):
 
     index, entries = blocking(state, request, query)
     return json_ok(entries, query_meta(request, index))
+
+
+HEALTH_STATES = ("any", "passing", "warning", "critical")
+
+
+def health_state(state, request, status):
+    """The checks in one state (or `any`), node and service checks alike, filtered by the token's node and
+    service read rights; indexed by the checks table, so a blocking query wakes on any check change."""
+    if status not in HEALTH_STATES:
+        raise HttpError(400, f"Invalid state {status!r}; want one of {', '.join(HEALTH_STATES)}")
+    catalog = state.catalog
+    authz = state.acl.authorize(request)
+
+    def query():
+        checks = [dict(c) for (node, _), c in sorted(catalog.checks.items())
+                  if (status == "any" or c["Status"] == status) and authz.allowed("node", node, "read")
+                  and (not c["ServiceName"] or authz.allowed("service", c["ServiceName"], "read"))]
+        return state.table_index("checks"), checks, False
+
+    index, checks = blocking(state, request, query)
+    return json_ok(checks, query_meta(request, index))
 
 
 def catalog_services(state, request):

@@ -1,0 +1,88 @@
+# Copyright: octant.openclaw contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""`openclaw-bus watch` as real processes, one per lab node, against the lab's Consul (ACLs on), notifying an
+Apprise json:// endpoint on loopback. A node marked down: exactly one notification within grace + 10 s, sent
+by a surviving node, with the runbook line. The sending watcher killed mid-incident (SIGKILL) and the node
+back before anyone took over: no second problem notification, and the recovery still arrives, from another
+watcher. Plus the classification of critical checks into incidents (folding a down node's services)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from openclaw_bus.watch import incidents_from
+from tests.bus.conftest import MANAGEMENT_TOKEN
+from tests.bus.watchlab import Receiver, Watchers
+from tests.labclient import Api, LabAdmin, LabProcess
+
+GRACE = 3.0
+NODES = ("jerry", "bobby", "billy")
+
+
+@pytest.fixture
+def farm(tmp_path):
+    with LabProcess(acl_token=MANAGEMENT_TOKEN) as lab:
+        receiver = Receiver()
+        watchers = Watchers(lab, MANAGEMENT_TOKEN, receiver.url, NODES, GRACE, tmp_path)
+        consul = Api(lab.consul_addr, MANAGEMENT_TOKEN, "X-Consul-Token")
+        try:
+            yield lab, LabAdmin(lab.admin_addr), consul, receiver, watchers
+        finally:
+            watchers.stop()
+            receiver.stop()
+            for log in sorted(tmp_path.glob("watch-*.log")):
+                print(f"--- {log.name}\n{log.read_text()[-3000:]}")
+
+
+def test_a_node_down_is_reported_once_by_a_survivor_and_a_killed_sender_loses_nothing(farm):
+    lab, admin, consul, receiver, watchers = farm
+    assert watchers.wait_leader(consul), "no watcher took the lock"
+    time.sleep(GRACE + 1)
+    assert receiver.messages() == [], "a healthy farm sends nothing"
+
+    down_at = time.monotonic()
+    admin.node("billy", False)
+    (problem,) = receiver.wait_for(1, GRACE + 10)
+    assert problem["at"] - down_at <= GRACE + 10
+    assert problem["at"] - down_at >= GRACE - 0.5, "sent before the grace period ended"
+    assert problem["title"] == "[openclaw] CRITICAL node billy" and problem["type"] == "failure"
+    assert "Runbook: node billy is unreachable" in problem["message"]
+    sender = problem["message"].rsplit("Sent by the watcher on ", 1)[1].rstrip(".")
+    assert sender in ("jerry", "bobby"), problem["message"]
+
+    # mid-incident: the sender dies without a word and, before anyone takes over, billy comes back
+    watchers.kill(sender)
+    time.sleep(1)
+    admin.node("billy", True)
+    messages = receiver.wait_for(2, 45)  # the dead session expires after 2 x TTL (20 s) at most
+    assert len(messages) == 2, messages
+    recovery = messages[1]
+    assert recovery["title"] == "[openclaw] RECOVERED node billy" and recovery["type"] == "success"
+    assert "Sent by the watcher on " + sender not in recovery["message"]
+    time.sleep(GRACE + 2)
+    assert len(receiver.messages()) == 2, receiver.messages()  # no second problem, no second recovery
+    assert consul.get("/v1/kv/openclaw/watch/incidents/", params={"recurse": ""}).status_code == 404
+
+
+def test_a_short_blip_is_not_reported(farm):
+    lab, admin, consul, receiver, watchers = farm
+    assert watchers.wait_leader(consul)
+    admin.node("bobby", False)
+    time.sleep(GRACE / 3)
+    admin.node("bobby", True)
+    time.sleep(GRACE + 2)
+    assert receiver.messages() == []
+
+
+def test_critical_checks_become_one_incident_per_subject():
+    checks = [
+        {"Node": "billy", "CheckID": "serfHealth", "ServiceName": "", "Output": "Agent not live"},
+        {"Node": "billy", "CheckID": "c1", "ServiceName": "openclaw-billy", "Output": ""},  # folded into the node
+        {"Node": "bobby", "CheckID": "c2", "ServiceName": "openclaw-bobby", "Output": "HTTP 503"},
+        {"Node": "bobby", "CheckID": "c3", "ServiceName": "openclaw-bobby", "Output": "body not ok"},
+        {"Node": "jerry", "CheckID": "c4", "ServiceName": "openclaw-bus-jerry", "Output": "refused"},
+        {"Node": "jerry", "CheckID": "c5", "ServiceName": "traefik", "Output": ""},
+    ]
+    assert sorted(incidents_from(checks)) == ["gateway:bobby", "node:billy", "relay:jerry"]
