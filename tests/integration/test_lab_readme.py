@@ -115,6 +115,30 @@ def test_phase4_on_a_lab_without_acls_stops_before_any_write(tmp_path):
     assert not data.exists() or not any(p.is_file() for p in data.rglob("*"))
 
 
+def test_phase2_with_a_gateway_host_that_does_not_answer_stops_before_any_write(tmp_path):
+    inventory = tmp_path / "inventory"
+    shutil.copytree(ROOT / "inventory" / "lab", inventory)
+    # jerry (main's node) behind SSH on a port nobody listens on
+    (inventory / "host_vars").mkdir()
+    (inventory / "host_vars" / "jerry.yml").write_text(
+        f"ansible_connection: ssh\nansible_host: 127.0.0.1\nansible_port: {free_port()}\n")
+    with LabProcess() as lab:
+        admin = LabAdmin(lab.admin_addr)
+        env = newcomer_env(PATH=f"{BIN}:{os.environ['PATH']}", LAB_CONSUL_PORT=str(lab.consul_port),
+                           LAB_NOMAD_PORT=str(lab.nomad_port), ANSIBLE_HOST_KEY_CHECKING="false")
+        since = admin.last_seq()
+        result = subprocess.run(
+            [str(BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/phase2.yml",
+             "-e", json.dumps({"openclaw_data_root": f"{tmp_path}/nodes/{{{{ inventory_hostname }}}}"})],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+        writes = [r for r in admin.requests(since=since) if r["method"] in WRITES]
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, output[-3000:]
+    assert "jerry did not answer" in output and "Nothing was changed." in output, output[-3000:]
+    assert writes == [], writes
+    assert not (tmp_path / "nodes").exists()
+
+
 def test_the_shell_scripts_pass_shellcheck():
     shellcheck = shutil.which("shellcheck")
     assert shellcheck, "shellcheck is not installed (scripts/test installs it)"
