@@ -35,7 +35,7 @@ STAGES = {
     # main has been restarted with its smaller roster; nothing copied yet
     "after the source gateway restarts": "task:Controller folder for the archives",
     # archives made and on the controller, the destination folders made, the record not written
-    "before the record": "task:Record the moves before unpacking",
+    "before the record": "task:Record the moves before unpacking (a re-run after an interruption unpacks them again)",
     # one move unpacked on its destination, the others not (or only in part)
     "mid-copy": "item:Unpack on the destination node:1",
     # everything unpacked, nothing verified or set aside
