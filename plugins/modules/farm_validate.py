@@ -171,7 +171,9 @@ model:
   returned: success
   type: dict
 checks:
-  description: What each reachability check found, by name (C(nomad), C(consul), C(consul_acl), C(litellm), C(node:<name>)).
+  description:
+    - What each reachability check found, by name (C(nomad), C(consul), C(consul_acl), C(litellm),
+      C(node:<name>)).
   returned: always
   type: dict
   sample: {"nomad": "leader 10.0.0.1:4647", "node:jerry": "ready, eligible, podman 4.9.3 healthy"}
