@@ -73,10 +73,10 @@ options:
     default: false
   check_consul_acl:
     description:
-      - When the model has C(farm_bus.enabled), check with C(GET /v1/acl/token/self) that Consul enforces ACLs
+      - "When the model has C(farm_bus.enabled), check with C(GET /v1/acl/token/self) that Consul enforces ACLs
         and knows the token given (O(consul_token) or E(CONSUL_HTTP_TOKEN)): the bus gives each agent its own
         ACL token, which a Consul without ACL enforcement cannot issue. A Consul that answers
-        C(ACL support disabled) is reported, with how to turn ACLs on. Ignored when the bus is off.
+        C(ACL support disabled) is reported, with how to turn ACLs on. Ignored when the bus is off."
     type: bool
     default: false
   check_nodes:
