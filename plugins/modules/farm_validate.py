@@ -27,7 +27,7 @@ author:
   - octant.openclaw contributors (@octant)
 requirements:
   - python-nomad >= 2.0 (with O(check_nomad) or O(check_nodes))
-  - python-consul2 (with O(check_consul))
+  - python-consul2 (with O(check_consul) or O(check_consul_acl))
   - requests
 extends_documentation_fragment:
   - octant.openclaw.nomad
@@ -68,6 +68,14 @@ options:
   check_consul:
     description:
       - Check that Consul answers C(GET /v1/status/leader) with a leader.
+    type: bool
+    default: false
+  check_consul_acl:
+    description:
+      - "When the model has C(farm_bus.enabled), check with C(GET /v1/acl/token/self) that Consul enforces ACLs
+        and knows the token given (O(consul_token) or E(CONSUL_HTTP_TOKEN)): the bus gives each agent its own
+        ACL token, which a Consul without ACL enforcement cannot issue. A Consul that answers
+        C(ACL support disabled) is reported, with how to turn ACLs on. Ignored when the bus is off."
     type: bool
     default: false
   check_nodes:
@@ -130,6 +138,7 @@ EXAMPLES = r"""
     var_names: "{{ query('ansible.builtin.varnames', '^farm_') }}"
     check_nomad: true
     check_consul: true
+    check_consul_acl: true
     check_nodes: true
     nomad_client_hosts: "{{ groups.homelab | default([]) }}"
     check_litellm: true
@@ -163,7 +172,9 @@ model:
   returned: success
   type: dict
 checks:
-  description: What each reachability check found, by name (C(nomad), C(consul), C(litellm), C(node:<name>)).
+  description:
+    - What each reachability check found, by name (C(nomad), C(consul), C(consul_acl), C(litellm),
+      C(node:<name>)).
   returned: always
   type: dict
   sample: {"nomad": "leader 10.0.0.1:4647", "node:jerry": "ready, eligible, podman 4.9.3 healthy"}
@@ -202,6 +213,7 @@ OPTIONS = {
     "var_names": {"type": "list", "elements": "str", "default": []},
     "check_nomad": {"type": "bool", "default": False},
     "check_consul": {"type": "bool", "default": False},
+    "check_consul_acl": {"type": "bool", "default": False},
     "check_nodes": {"type": "bool", "default": False},
     "nomad_client_hosts": {"type": "list", "elements": "str"},
     "check_litellm": {"type": "bool", "default": False},
@@ -248,6 +260,32 @@ class Reachability:
             return False
         self.checks[service] = f"leader {leader}"
         return True
+
+    def consul_acl(self, api):
+        """The bus issues one ACL token per agent: Consul must enforce ACLs and know our token (read-only)."""
+        path = "farm_bus.enabled"
+        try:
+            reply = api.http.call("GET", "/v1/acl/token/self", ok=(200, 401, 403, 404), what="GET /v1/acl/token/self")
+        except ServiceError as exc:
+            self.checks["consul_acl"] = "unknown"
+            self.add(path, f"cannot tell whether Consul at {api.address} enforces ACLs: {exc.message}",
+                     "check CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN")
+            return
+        text = reply.body if isinstance(reply.body, str) else ""
+        if reply.status == 401 or "ACL support disabled" in text:
+            self.checks["consul_acl"] = "disabled"
+            self.add(path, f"the bus is on, but Consul at {api.address} does not enforce ACLs (GET /v1/acl/token/self "
+                     "answers 'ACL support disabled'): the bus gives every agent its own Consul ACL token",
+                     "turn ACLs on in Consul (acl { enabled = true, default_policy = \"deny\" }, then consul acl "
+                     "bootstrap) and export the management token as CONSUL_HTTP_TOKEN; on the lab, start the simulator "
+                     "with ACLs on: scripts/lab stop; scripts/lab --acl; . .lab/env")
+        elif reply.status != 200:
+            self.checks["consul_acl"] = "token unknown"
+            self.add(path, f"Consul at {api.address} enforces ACLs but does not know the token given "
+                     f"(GET /v1/acl/token/self: HTTP {reply.status})",
+                     "export a management token of this Consul as CONSUL_HTTP_TOKEN (on the lab: . .lab/env)")
+        else:
+            self.checks["consul_acl"] = "enforced, token known"
 
     def nodes(self, nomad):
         clients = self.params["nomad_client_hosts"]
@@ -365,8 +403,8 @@ def main():
     spec.update(argument_spec(CONSUL_OPTIONS))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     params = module.params
-    if REQUESTS_IMPORT_ERROR and (params["check_nomad"] or params["check_consul"] or params["check_nodes"]
-                                  or params["check_litellm"]):
+    if REQUESTS_IMPORT_ERROR and (params["check_nomad"] or params["check_consul"] or params["check_consul_acl"]
+                                  or params["check_nodes"] or params["check_litellm"]):
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
     model = params["model"]
     # A secret written into the model instead of its op:// reference must not reach the output
@@ -383,10 +421,13 @@ def main():
         nomad = NomadApi(params)
         if reach.leader("nomad", nomad) and params["check_nodes"]:
             reach.nodes(nomad)
-    if params["check_consul"]:
+    acl = params["check_consul_acl"] and farm_model.bus_enabled(model)
+    if params["check_consul"] or acl:
         if CONSUL_IMPORT_ERROR:
             module.fail_json(msg=missing_required_lib("python-consul2"), exception=CONSUL_IMPORT_ERROR)
-        reach.leader("consul", ConsulApi(params))
+        consul = ConsulApi(params)
+        if (not params["check_consul"] or reach.leader("consul", consul)) and acl:
+            reach.consul_acl(consul)
     if params["check_litellm"]:
         reach.litellm()
     if problems.items:

@@ -94,7 +94,10 @@ class Farm:
                 "openclaw_lab_fake_secrets": False,
                 "openclaw_dns_servers": ["10.88.0.53"]}
 
-    def run(self, *args, playbook=None, extra=None, check=True, inventory="inventory/lab"):
+    def run(self, *args, playbook=None, extra=None, check=True, inventory="inventory/lab", env=None):
+        """ansible-playbook in a session of its own (a test may SIGKILL its whole process group); env adds
+        to the environment."""
+        extra_env = env or {}
         env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", PATH=f"{BIN}:{os.environ['PATH']}",
                    PYTHONPATH=os.pathsep.join(filter(None, [str(self.shim), os.environ.get("PYTHONPATH")])),
                    OCTANT_FAKE_OP_SPEC=str(self.spec), OCTANT_FAKE_OP_MODULE=str(FAKE),
@@ -103,6 +106,7 @@ class Farm:
         for name in ("LAB_LITELLM_PORT", "NOMAD_ADDR", "CONSUL_HTTP_ADDR"):
             env.pop(name, None)
         env.update(self.env_overrides)
+        env.update(extra_env)
         variables = self.variables()
         variables.update(extra or {})
         command = [str(BIN / "ansible-playbook"), "-i", inventory, playbook or self.playbook,
@@ -110,7 +114,7 @@ class Farm:
         since = self.admin.last_seq()
         started = time.monotonic()
         result = subprocess.run(command, cwd=self.cwd, env=env, capture_output=True, text=True,
-                                timeout=self.timeout, check=False)
+                                timeout=self.timeout, check=False, start_new_session=True)
         run = self.run_class(result, self.admin.requests(since=since), time.monotonic() - started, args)
         self.runs.append(run)
         if check:

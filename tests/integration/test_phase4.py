@@ -44,15 +44,20 @@ class Phase4Farm(Farm):
     timeout = 900
 
     def variables(self):
-        # one data root per lab host, as on real nodes
+        # one data root per lab host, as on real nodes; the controller's archive folder of this farm only
         return dict(super().variables(), openclaw_data_root=str(self.data) + "/{{ inventory_hostname }}",
-                    data_root_fact_file=str(self.data) + "/{{ inventory_hostname }}/facts.d/octant_openclaw.fact")
+                    data_root_fact_file=str(self.data) + "/{{ inventory_hostname }}/facts.d/octant_openclaw.fact",
+                    relocate_stash_dir=str(self.stash))
+
+    @property
+    def stash(self):
+        return self.base / "stash"
 
     def gateway_dir(self, gateway, node=None):
         return self.data / (node or NODES[gateway]) / "openclaw" / gateway
 
-    def phase4(self, *args, model=None, check=True):
-        return self.run(*args, playbook="playbooks/phase4.yml", extra=model or phase4_model(), check=check)
+    def phase4(self, *args, model=None, check=True, env=None):
+        return self.run(*args, playbook="playbooks/phase4.yml", extra=model or phase4_model(), check=check, env=env)
 
 
 def sha(path):
@@ -77,9 +82,9 @@ def farm(tmp_path_factory):
     farm.print_runs("phase4")
 
 
-@pytest.fixture(scope="module")
-def before(farm):
-    """Phase 2 on the lab, then what the agents and a QR link add to jerry's node over time."""
+def running_farm(farm):
+    """Phase 2 on the lab, then what the agents and a QR link add to jerry's node over time; returns the trees
+    of what is going to move."""
     farm.run()
     main = farm.gateway_dir("main")
     (main / "workspaces" / "bobby" / "SOUL.md").write_text("Bobby's own words, written by the agent.\n")
@@ -95,6 +100,11 @@ def before(farm):
             "billy-state": tree(main / "state" / "agents" / "billy"),
             "whatsapp": tree(main / "state" / "credentials" / "whatsapp" / "default"),
             "jerry": tree(main / "workspaces" / "jerry")}
+
+
+@pytest.fixture(scope="module")
+def before(farm):
+    return running_farm(farm)
 
 
 def test_check_mode_moves_and_writes_nothing(farm, before):
@@ -145,6 +155,12 @@ def test_phase4_moves_every_agent_and_session_byte_for_byte(farm, before):
     for value in SECRETS.values():
         assert value not in run.output, "a secret value appears in phase 4's -vvv output"
     assert not list(farm.data.rglob("relocate-*.tgz")), "an archive was left on a node"
+    assert not farm.stash.exists(), "the archives were left on the controller"
+    # the record of the moves names each move, where from and where to, and when it started
+    record = json.loads((bobby / "managed" / "relocated.json").read_text())
+    assert sorted(record["moves"]) == ["agent bobby: main@jerry -> bobby@bobby",
+                                       "whatsapp default: main@jerry -> bobby@bobby"], record
+    assert {move["at"] for move in record["moves"].values()} == {aside.name}
 
 
 def test_a_second_run_moves_and_changes_nothing(farm):

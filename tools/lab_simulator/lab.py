@@ -129,7 +129,10 @@ class Lab:
             except Exception:  # keep the lab alive; the traceback is the bug report
                 traceback.print_exc()
             if self.state_file and self.dirty and time.monotonic() - last_save > 1.0:
-                self.save(self.state_file)
+                try:
+                    self.save(self.state_file)
+                except Exception:  # a failed save must not stop deployments and session TTLs
+                    traceback.print_exc()
                 last_save = time.monotonic()
 
     # -- listeners ---------------------------------------------------------------
@@ -225,12 +228,14 @@ class Lab:
             return {"version": 1, "consul": self.consul.dump(), "nomad": self.nomad.dump()}
 
     def save(self, path):
-        data = self.dump()
-        self.dirty = False
+        # Serialised under the lock: dump() returns the live state, which requests change meanwhile.
+        with self.cond:
+            text = json.dumps(self.dump())
+            self.dirty = False
         directory = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".labsim-state-")
         with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle)
+            handle.write(text)
         os.replace(tmp, path)
 
     def load(self, path):
