@@ -90,8 +90,8 @@ def test_every_generated_acl_policy_parses_as_consul_parses_it(model):
     farm_model.update(copy.deepcopy(EXAMPLE) if model == "phase4-example" else {})
     farm_model["farm_bus"] = dict(farm_model.get("farm_bus") or {}, enabled=True)
     policies = openclaw_bus_policies(farm_model)
-    rules = [p["rules"] for kind in ("agents", "gateways") for p in policies[kind].values()]
-    assert len(rules) >= 4
+    rules = [p["rules"] for kind in ("agents", "gateways", "watchers") for p in policies[kind].values()]
+    assert len(rules) >= 5 and policies["watchers"]
     check = ClientCheck().start()
     refused = {text: check.acl_rules(text)["findings"] for text in rules}
     COVERAGE["policies"] += check.stats["policies"]
