@@ -168,7 +168,7 @@ def openclaw_bus_policies(model):
     model = fm.bus_members(fm.normalize(model))
     try:
         return bp.generate(model, replies=model["farm_bus"]["replies"], bus_root=fm.BUS_ROOT,
-                           registry_root=fm.BUS_REGISTRY_ROOT)
+                           registry_root=fm.BUS_REGISTRY_ROOT, watch_root=fm.WATCH_ROOT)
     except bp.BusPolicyError as exc:
         raise AnsibleFilterError(str(exc)) from None
 

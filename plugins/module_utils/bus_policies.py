@@ -8,6 +8,8 @@ Per agent A (policy `openclaw-bus-agent-A`): write on its own `in/`, `hwm/` and 
 each recipient R it may write to, write on `<bus>/R/in/A/` (only under its own sender name) and read
 on `<bus>/R/hwm/A`; read on the registry. Per gateway G on node N (policy `openclaw-bus-gateway-G`,
 the token of the bus process): write on its registry keys, read on the registry, write on session N.
+Per gateway node N (policy `openclaw-bus-watch-N`, the alert watcher's token): read on every node and on
+the `openclaw-` services (health), write on `openclaw/watch/` (lock, incidents), write on session N.
 Under `<bus>/R/in/A/` the sender may create its messages and withdraw (delete) unread ones; it may
 not change one (Consul cannot refuse it: R dead-letters any entry whose ModifyIndex is not its
 CreateIndex). See src/openclaw_bus/README.md for the reasoning (and the accepted own-inbox trade-off)."""
@@ -18,6 +20,8 @@ import re
 
 BUS_ROOT = "openclaw/bus"
 REGISTRY_ROOT = "openclaw/registry"
+WATCH_ROOT = "openclaw/watch"
+WATCH_SERVICE_PREFIX = "openclaw-"
 AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 HEADER = "# openclaw-bus {kind} {name!r}: generated from the farm model by `openclaw-bus policies`; do not edit"
 
@@ -120,6 +124,25 @@ def gateway_rules(gateway, node, agent_ids, registry_root=REGISTRY_ROOT):
     return "\n".join(lines) + "\n"
 
 
+def watcher_rules(node, watch_root=WATCH_ROOT, service_prefix=WATCH_SERVICE_PREFIX):
+    """The alert watcher of one node (`openclaw-bus watch`): it reads the critical checks of every node
+    and of the farm's services, keeps the lock and the incidents under its KV prefix, and binds its lock
+    session to its own node. Nothing of the bus or the registry."""
+    lines = [HEADER.format(kind="watcher", name=node),
+             "# Consul health: serfHealth of every node, the checks of the gateways and the bus relays.",
+             _block("node_prefix", "", "read"),
+             _block("service_prefix", service_prefix, "read"),
+             "# The lock (one sender at a time) and the incident records.",
+             _block("key_prefix", watch_root.strip("/") + "/", "write"),
+             f"# Its lock session is bound to Consul node {node}.",
+             _block("session", node, "write")]
+    return "\n".join(lines) + "\n"
+
+
+def watcher_policy_name(node):
+    return f"openclaw-bus-watch-{node}"
+
+
 def agent_policy_name(agent_id):
     return f"openclaw-bus-agent-{agent_id}"
 
@@ -128,11 +151,12 @@ def gateway_policy_name(gateway):
     return f"openclaw-bus-gateway-{gateway}"
 
 
-def generate(model, replies=True, bus_root=BUS_ROOT, registry_root=REGISTRY_ROOT):
+def generate(model, replies=True, bus_root=BUS_ROOT, registry_root=REGISTRY_ROOT, watch_root=WATCH_ROOT):
     """{"agents": {id: {"name", "rules", "may_message", "may_write_to"}},
-        "gateways": {name: {"name", "node", "agents", "rules"}}}: what `openclaw-bus policies` prints."""
+        "gateways": {name: {"name", "node", "agents", "rules"}},
+        "watchers": {node: {"name", "node", "rules"}}}: what `openclaw-bus policies` prints."""
     agents, gateways = normalize_model(model)
-    out = {"agents": {}, "gateways": {}}
+    out = {"agents": {}, "gateways": {}, "watchers": {}}
     for agent_id, spec in agents.items():
         allowed = recipients(agents, agent_id, replies)
         out["agents"][agent_id] = {"name": agent_policy_name(agent_id),
@@ -145,4 +169,7 @@ def generate(model, replies=True, bus_root=BUS_ROOT, registry_root=REGISTRY_ROOT
         node = gateways.get(gateway, {}).get("node") or ""
         out["gateways"][gateway] = {"name": gateway_policy_name(gateway), "node": node, "agents": sorted(local),
                                     "rules": gateway_rules(gateway, node, local, registry_root)}
+        if node:
+            out["watchers"][node] = {"name": watcher_policy_name(node), "node": node,
+                                     "rules": watcher_rules(node, watch_root)}
     return out

@@ -16,6 +16,8 @@ The farm model is the one source of truth of a deployment (inventory group_vars)
                           its MCP server in every gateway's config, go/no-go thresholds of its benchmark
     farm_health           the thresholds of playbooks/health.yml (bus backlog, age of the oldest unacked
                           message, dead letters; per-inbox overrides) and its probe timeouts
+    farm_alerts           the alert watcher (`openclaw-bus watch`, a task of every bus job): Apprise URLs as
+                          op:// references, grace period, rate limit
 
 `validate()` checks all of it at once and returns every problem, one per problem, each a dict
 {"path": "farm_agents[1].gateway", "msg": "...", "fix": "..."}. No secret value is ever part of a
@@ -139,7 +141,7 @@ NOMAD_ONLY = {
 DEFAULT_ACCOUNT = "default"
 
 TOP_LEVEL = ("openclaw_version", "farm_gateways", "farm_agents", "farm_channels", "farm_model_providers",
-             "farm_secrets", "farm_bus", "farm_health")
+             "farm_secrets", "farm_bus", "farm_health", "farm_alerts")
 # The bus (src/openclaw_bus): KV roots, the MCP server's container port, env names of its credentials.
 BUS_ROOT = "openclaw/bus"
 BUS_REGISTRY_ROOT = "openclaw/registry"
@@ -148,6 +150,13 @@ BUS_SERVER_RE = re.compile(r"[a-z][a-z0-9_]{0,31}", re.ASCII)
 BUS_MCP_TOKEN_ENV = "BUS_MCP_TOKEN_"
 BUS_CONSUL_TOKEN_ENV = "BUS_CONSUL_TOKEN_"
 BUS_GATEWAY_CONSUL_TOKEN_ENV = "BUS_GATEWAY_CONSUL_TOKEN"
+# The alert watcher (`openclaw-bus watch`): its KV prefix, and the items of its task-level Nomad variable
+# (the bus task cannot read them): its Consul token and the Apprise URLs, space-separated.
+WATCH_ROOT = "openclaw/watch"
+WATCH_TASK = "watch"
+WATCH_CONSUL_TOKEN_ENV = "BUS_WATCH_CONSUL_TOKEN"
+ALERT_URLS_ENV = "OPENCLAW_ALERT_URLS"
+ALERT_NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}", re.ASCII)
 VAR_PREFIX = "farm_"
 
 
@@ -330,6 +339,18 @@ HEALTH = {
     # Per-inbox overrides, by agent id (a busy automation inbox may carry more backlog).
     "inboxes": F("map", values=F("dict", fields=INBOX_THRESHOLDS), default={}),
 }
+# The alert watcher: `openclaw-bus watch` in every bus job (roles/bus); the CLI takes a grace of 0..600 s.
+ALERTS = {
+    "enabled": F("bool", default=False),
+    # name -> op:// reference of one Apprise URL (ntfy, Slack, Discord, Gotify, Telegram, e-mail): URLs hold tokens.
+    "urls": F("map", values=F("str", secret=True), default={}),
+    "grace_seconds": F("num", default=60, lo=0, hi=600,
+                       why=" s a check must stay critical before anyone is told (openclaw-bus watch --grace)"),
+    "rate_limit": F("int", default=20, lo=1, hi=1000, why=" problem notifications per hour (recoveries always go out)"),
+    "resources": F("dict", fields={"cpu": F("int", default=100, lo=50, hi=MAX_CPU_MHZ, why=" MHz"),
+                                   "memory": F("int", default=128, lo=64, hi=MAX_MEMORY_MB, why=" MiB")},
+                   default={}),
+}
 MODEL_SPEC = {
     "openclaw_version": F("str", required=True, example='"2026.9.6"'),
     "farm_gateways": F("list", required=True, elements=F("dict", fields=GATEWAY)),
@@ -339,6 +360,7 @@ MODEL_SPEC = {
     "farm_secrets": F("map", values=F("str", secret=True), default={}),
     "farm_bus": F("dict", fields=BUS, default={}),
     "farm_health": F("dict", fields=HEALTH, default={}),
+    "farm_alerts": F("dict", fields=ALERTS, default={}),
 }
 
 KIND_WORDS = {"str": "a string", "int": "a whole number", "num": "a number", "bool": "true or false", "list": "a list",
@@ -886,8 +908,9 @@ def validate(model, inventory_hosts=None, var_names=None):
     variables the play defines, so a misspelt farm_* variable is reported."""
     problems = Problems()
     if not isinstance(model, dict):
-        # farm_bus and farm_health are optional and left out of this sentence (it names what every model has).
-        problems.add("", f"the model must be a mapping of {', '.join(TOP_LEVEL[:-2])}, got {_describe(model)}",
+        # farm_bus, farm_health and farm_alerts are optional and left out of this sentence (it names what every
+        # model has).
+        problems.add("", f"the model must be a mapping of {', '.join(TOP_LEVEL[:-3])}, got {_describe(model)}",
                      "pass the farm variables as one mapping")
         return problems.items
     data = data_problems(model)
@@ -916,6 +939,7 @@ def validate(model, inventory_hosts=None, var_names=None):
     _check_gateway_roster(model, gateways, agents, problems)
     _check_bus(model, gateways, agents, problems)
     _check_health(model, agents, problems)
+    _check_alerts(model, problems)
     return sorted(problems.items, key=lambda problem: _path_key(problem["path"]))
 
 
@@ -1619,3 +1643,43 @@ def health_thresholds(model, agent_id):
     health = model.get("farm_health") or {}
     own = (health.get("inboxes") or {}).get(agent_id) or {}
     return {key: own[key] if own.get(key) is not None else health[key] for key in INBOX_THRESHOLDS}
+
+
+# ------------------------------------------------------------------------------------------------
+# The alert watcher (farm_alerts)
+# ------------------------------------------------------------------------------------------------
+
+def alerts_enabled(model):
+    """Whether the bus jobs run the watcher (it lives in them, so the bus must be on too)."""
+    return bus_enabled(model) and _get(_get(model, "farm_alerts", "dict", {}), "enabled", "bool", False)
+
+
+def watch_variable(node):
+    """The watcher task's own Nomad variable (task level: the bus task of the same job cannot read it)."""
+    return f"nomad/jobs/{bus_job_name(node)}/bus/{WATCH_TASK}"
+
+
+def alert_references(model):
+    """The op:// references of the Apprise URLs, in name order (names and references only)."""
+    urls = _get(_get(model, "farm_alerts", "dict", {}), "urls", "dict", {})
+    return [urls[name] for name in sorted(urls, key=str)]
+
+
+def _check_alerts(model, problems):
+    alerts = _get(model, "farm_alerts", "dict")
+    if alerts is None:
+        return
+    for name in sorted(_get(alerts, "urls", "dict", {}), key=str):
+        if isinstance(name, str) and not ALERT_NAME_RE.fullmatch(name):
+            problems.add(_join("farm_alerts.urls", name), f"{_show(name)} is not an alert URL name",
+                         "name it with lowercase letters, digits, '_' and '-', starting with a letter, at most "
+                         "32 characters (for example ntfy or owner_slack)")
+    if not _get(alerts, "enabled", "bool", False):
+        return
+    if not bus_enabled(model):
+        problems.add("farm_alerts.enabled", "the alert watcher runs in the bus jobs, and farm_bus.enabled is not true",
+                     "set farm_bus.enabled: true (phase 3), or farm_alerts.enabled: false")
+    if not _get(alerts, "urls", "dict", {}):
+        problems.add("farm_alerts.urls", "is empty: an enabled watcher needs at least one Apprise URL to notify",
+                     "add <name>: op://<vault>/<item>/<field>, a 1Password field holding an Apprise URL such as "
+                     "ntfys://ntfy.sh/<topic>, or set farm_alerts.enabled: false")

@@ -241,7 +241,7 @@ def cmd_policies(args):
     if args.format == "json":
         _print(generated)
     else:
-        for kind in ("agents", "gateways"):
+        for kind in ("agents", "gateways", "watchers"):
             for spec in generated[kind].values():
                 print(f"# ---- policy {spec['name']}")
                 print(spec["rules"])

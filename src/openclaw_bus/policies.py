@@ -34,12 +34,20 @@ Per agent A (policy `openclaw-bus-agent-A`):
 Per gateway G on node N (policy `openclaw-bus-gateway-G`, the bus process's own token):
 - `key "<registry>/gateways/G"` write (held by its session), `key "<registry>/agents/<a>"` write for
   each agent of G, `key_prefix "<registry>/"` read, `session "N"` write (its TTL session is bound to
-  node N). No KV right on any mailbox: agent actions use the agents' tokens."""
+  node N). No KV right on any mailbox: agent actions use the agents' tokens.
+
+Per gateway node N (policy `openclaw-bus-watch-N`, the token of `openclaw-bus watch --node N`):
+- `node_prefix ""` and `service_prefix "openclaw-"` read (the critical checks it follows: serfHealth of
+  every node, the gateways' and the relays' service checks), `key_prefix "openclaw/watch/"` write (the
+  lock and the incident records), `session "N"` write (its lock session is bound to node N). Nothing of
+  the mailboxes or the registry."""
 
 from __future__ import annotations
 
 from .envelope import BusError, Layout, check_agent_id
 
+WATCH_ROOT = "openclaw/watch"
+WATCH_SERVICE_PREFIX = "openclaw-"
 HEADER = "# openclaw-bus {kind} {name!r}: generated from the farm model by `openclaw-bus policies`; do not edit"
 
 
@@ -133,6 +141,25 @@ def gateway_rules(gateway, node, agent_ids, layout=None):
     return "\n".join(lines) + "\n"
 
 
+def watcher_rules(node, watch_root=WATCH_ROOT, service_prefix=WATCH_SERVICE_PREFIX):
+    """The alert watcher of one node (`openclaw-bus watch`): it reads the critical checks of every node
+    and of the farm's services, keeps the lock and the incidents under its KV prefix, and binds its lock
+    session to its own node. Nothing of the bus or the registry."""
+    lines = [HEADER.format(kind="watcher", name=node),
+             "# Consul health: serfHealth of every node, the checks of the gateways and the bus relays.",
+             _block("node_prefix", "", "read"),
+             _block("service_prefix", service_prefix, "read"),
+             "# The lock (one sender at a time) and the incident records.",
+             _block("key_prefix", watch_root.strip("/") + "/", "write"),
+             f"# Its lock session is bound to Consul node {node}.",
+             _block("session", node, "write")]
+    return "\n".join(lines) + "\n"
+
+
+def watcher_policy_name(node):
+    return f"openclaw-bus-watch-{node}"
+
+
 def agent_policy_name(agent_id):
     return f"openclaw-bus-agent-{agent_id}"
 
@@ -141,11 +168,12 @@ def gateway_policy_name(gateway):
     return f"openclaw-bus-gateway-{gateway}"
 
 
-def generate(model, layout=None, replies=True):
-    """{"agents": {id: {"name", "rules", "may_message", "may_write_to"}}, "gateways": {name: {...}}}."""
+def generate(model, layout=None, replies=True, watch_root=WATCH_ROOT):
+    """{"agents": {id: {"name", "rules", "may_message", "may_write_to"}}, "gateways": {name: {...}},
+        "watchers": {node: {"name", "node", "rules"}}} (one alert watcher per gateway node)."""
     layout = layout or Layout()
     agents, gateways = normalize_model(model)
-    out = {"agents": {}, "gateways": {}}
+    out = {"agents": {}, "gateways": {}, "watchers": {}}
     for agent_id, spec in agents.items():
         allowed = recipients(agents, agent_id, replies)
         out["agents"][agent_id] = {"name": agent_policy_name(agent_id),
@@ -157,4 +185,7 @@ def generate(model, layout=None, replies=True):
         node = gateways.get(gateway, {}).get("node") or ""
         out["gateways"][gateway] = {"name": gateway_policy_name(gateway), "node": node, "agents": sorted(local),
                                     "rules": gateway_rules(gateway, node, local, layout)}
+        if node:
+            out["watchers"][node] = {"name": watcher_policy_name(node), "node": node,
+                                     "rules": watcher_rules(node, watch_root)}
     return out

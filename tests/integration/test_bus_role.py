@@ -9,6 +9,7 @@ tried with the tokens it created, the variables, the job, the no-op re-run, the 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -33,11 +34,18 @@ SECRETS = {
     "op://OctantLab/openclaw-slack/app-token": "xapp-1-Bus4app6",
     "op://OctantLab/openclaw-discord/bot-token": "dsc-Bus2-Mn7",
     "op://OctantLab/zai/api-key": "zai-unused-Bus0",
+    # the alert watcher's Apprise URLs (farm_alerts.urls): secrets like the others
+    "op://OctantLab/alerts/ntfy-url": "ntfys://ntfy.example.net/Alerts-Topic-Bus6Hv",
+    "op://OctantLab/alerts/slack-url": "slack://TBus1/BBus2/Cbus3xoxwebhook/#alerts",
 }
+ALERTS = {"enabled": True, "grace_seconds": 30, "rate_limit": 12,
+          "urls": {"ntfy": "op://OctantLab/alerts/ntfy-url", "owner_slack": "op://OctantLab/alerts/slack-url"}}
+ALERT_URLS = " ".join(SECRETS[ALERTS["urls"][name]] for name in sorted(ALERTS["urls"]))
 AGENTS = ("jerry", "bobby", "billy")
 BUS_JOB = "openclaw-bus-jerry"
 BUS_VAR = f"nomad/jobs/{BUS_JOB}"
 GATEWAY_BUS_VAR = "nomad/jobs/openclaw-main/gateway/gateway"
+WATCH_VAR = f"{BUS_VAR}/bus/watch"
 # Small bench sizes: the test asserts the mechanics (report, verdict, failure path), not the numbers.
 BENCH = {"messages": 300, "rate": 300, "baseline_messages": 10, "baseline_window": 6}
 
@@ -65,14 +73,15 @@ class BusFarm(Farm):
         self.report = base / "reports" / "bench.json"
 
     def variables(self):
-        return dict(super().variables(), farm_bus={"enabled": True}, bus_bench_report=str(self.report),
+        return dict(super().variables(), farm_bus={"enabled": True}, farm_alerts=ALERTS,
+                    bus_bench_report=str(self.report),
                     bus_package_target=str(self.base / "openclaw-bus"),
                     bus_bench_lab_admin=self.lab.admin_addr, bus_bench_settings=BENCH)
 
     def secret_values(self):
         """Every credential the bus role made, read back with the management token."""
         values = set(SECRETS.values())
-        for path in (BUS_VAR, GATEWAY_BUS_VAR):
+        for path in (BUS_VAR, GATEWAY_BUS_VAR, WATCH_VAR):
             response = self.nomad.get(f"/v1/var/{path}")
             if response.status_code == 200:
                 values.update(response.json()["Items"].values())
@@ -190,8 +199,9 @@ def test_the_bus_job_has_the_expected_shape(farm):
     (service,) = group["Services"]
     assert service["Name"] == BUS_JOB and service["Provider"] == "consul"
     assert {c["Path"] for c in service["Checks"]} == {"/healthz", "/readyz"}
-    (task,) = group["Tasks"]
-    assert task["Driver"] == "podman" and task["Config"]["image"] == "localhost/openclaw-bus:0.1.0"
+    task, _watch = group["Tasks"]
+    assert task["Name"] == "bus" and task["Driver"] == "podman"
+    assert task["Config"]["image"] == "localhost/openclaw-bus:0.1.0"
     config_tmpl, env_tmpl = task["Templates"]
     config = json.loads(config_tmpl["EmbeddedTmpl"])
     assert config["gateway"]["token"] == "env:OPENCLAW_GATEWAY_TOKEN"
@@ -221,6 +231,61 @@ def test_the_bus_job_has_the_expected_shape(farm):
         os.environ.update(saved)
 
 
+def test_the_watcher_is_a_task_of_the_bus_job(farm):
+    """farm_alerts: `openclaw-bus watch` next to the bus process, same image, its env from its own variable."""
+    job = farm.nomad.get(f"/v1/job/{BUS_JOB}").json()
+    (group,) = job["TaskGroups"]
+    bus, watch = group["Tasks"]
+    assert watch["Name"] == "watch" and watch["Driver"] == "podman" and not watch.get("Lifecycle")
+    assert watch["Config"]["image"] == bus["Config"]["image"]
+    assert watch["Config"]["args"] == ["watch", "--node", "jerry", "--token-env", "BUS_WATCH_CONSUL_TOKEN",
+                                       "--grace", "30", "--rate-limit", "12"]
+    assert watch["Env"] == {"CONSUL_HTTP_ADDR": "http://consul.service.consul:8500"}
+    (env_tmpl,) = watch["Templates"]
+    assert env_tmpl["Envvars"] is True and env_tmpl["ErrMissingKey"] is True
+    assert env_tmpl["DestPath"].startswith("secrets/")
+    assert env_tmpl["EmbeddedTmpl"] == (f'[[ with nomadVar "{WATCH_VAR}" ]]\n'
+                                        "BUS_WATCH_CONSUL_TOKEN=[[ .BUS_WATCH_CONSUL_TOKEN.Value | toJSON ]]\n"
+                                        "OPENCLAW_ALERT_URLS=[[ .OPENCLAW_ALERT_URLS.Value | toJSON ]]\n[[ end ]]\n")
+    assert not watch.get("Consul"), "its template calls no Consul function"
+    assert (watch["Resources"]["CPU"], watch["Resources"]["MemoryMB"]) == (100, 128)
+    # the watcher's variable is its own (task level): the bus task's variable holds none of it
+    items = farm.nomad.get(f"/v1/var/{WATCH_VAR}").json()["Items"]
+    assert set(items) == {"BUS_WATCH_CONSUL_TOKEN", "OPENCLAW_ALERT_URLS"}
+    assert items["OPENCLAW_ALERT_URLS"] == ALERT_URLS
+    bus_items = farm.nomad.get(f"/v1/var/{BUS_VAR}").json()["Items"]
+    assert not {"BUS_WATCH_CONSUL_TOKEN", "OPENCLAW_ALERT_URLS"} & set(bus_items)
+
+
+def test_the_watcher_token_has_exactly_its_rights(farm):
+    from ansible_collections.octant.openclaw.plugins.module_utils import bus_policies
+
+    policies = {p["Name"]: p for p in farm.consul.get("/v1/acl/policies").json()}
+    policy = farm.consul.get(f"/v1/acl/policy/{policies['openclaw-bus-watch-jerry']['ID']}").json()
+    assert policy["Rules"] == bus_policies.watcher_rules("jerry")
+    token = farm.nomad.get(f"/v1/var/{WATCH_VAR}").json()["Items"]["BUS_WATCH_CONSUL_TOKEN"]
+    uuid.UUID(token)
+    consul = farm.consul
+    # allowed: the health query it blocks on, its lock and incidents, a session on its own node
+    seen = consul.get("/v1/health/state/any", token=token)
+    everything = consul.get("/v1/health/state/any").json()  # the management token
+    assert seen.status_code == 200
+    assert seen.json() == [c for c in everything if not c["ServiceName"] or c["ServiceName"].startswith("openclaw-")]
+    assert ("jerry", "serfHealth") in {(c["Node"], c["CheckID"]) for c in seen.json()}
+    assert kv_put(consul, "openclaw/watch/incidents/probe", token).status_code == 200
+    assert consul.delete("/v1/kv/openclaw/watch/incidents/probe", token=token).status_code == 200
+    session = consul.put("/v1/session/create", token=token, data=json.dumps({"Node": "jerry", "TTL": "10s"}))
+    assert session.status_code == 200
+    assert consul.put(f"/v1/session/destroy/{session.json()['ID']}", token=token).status_code == 200
+    # denied: the mailboxes, the registry, a session on another node, any other KV
+    assert kv_put(consul, "openclaw/bus/jerry/in/bobby/000000000001", token).status_code == 403
+    assert consul.get("/v1/kv/openclaw/registry/agents/jerry", token=token).status_code == 403
+    assert kv_put(consul, "openclaw/registry/gateways/main", token).status_code == 403
+    assert kv_put(consul, "openclaw/other", token).status_code == 403
+    other = consul.put("/v1/session/create", token=token, data=json.dumps({"Node": "bobby", "TTL": "10s"}))
+    assert other.status_code == 403
+
+
 def test_the_gateway_config_has_the_bus_servers(farm):
     config = json.loads((farm.data / "openclaw" / "main" / "config" / "openclaw.json").read_text())
     servers = config["mcp"]["servers"]
@@ -232,11 +297,11 @@ def test_the_gateway_config_has_the_bus_servers(farm):
 
 
 def test_a_second_run_changes_and_writes_nothing(farm):
-    before = {path: farm.nomad.get(f"/v1/var/{path}").json()["Items"] for path in (BUS_VAR, GATEWAY_BUS_VAR)}
+    before = {path: farm.nomad.get(f"/v1/var/{path}").json()["Items"] for path in (BUS_VAR, GATEWAY_BUS_VAR, WATCH_VAR)}
     run = farm.run("-vvv")
     assert run.recap["changed"] == 0, run.result.stdout[-6000:]
     assert run.writes() == [], run.writes()
-    after = {path: farm.nomad.get(f"/v1/var/{path}").json()["Items"] for path in (BUS_VAR, GATEWAY_BUS_VAR)}
+    after = {path: farm.nomad.get(f"/v1/var/{path}").json()["Items"] for path in (BUS_VAR, GATEWAY_BUS_VAR, WATCH_VAR)}
     assert after == before, "a re-run must not rotate any credential"
     counts = {}
     for r in run.requests:
@@ -282,4 +347,13 @@ def test_no_credential_in_any_output(farm):
     job = farm.nomad.get(f"/v1/job/{BUS_JOB}/versions").text
     for value in values:
         assert value not in job, "a credential appears in the bus job"
+    kv = farm.consul.get("/v1/kv/", params={"recurse": ""}).json()
+    stored = [base64.b64decode(entry["Value"] or "").decode("utf-8", "replace") + entry["Key"] for entry in kv]
+    for value in values:
+        assert not [text for text in stored if value in text], "a credential appears in Consul KV"
+    urls = [SECRETS[ref] for ref in ALERTS["urls"].values()]
+    assert all(url in values for url in urls) and ALERT_URLS in values, "the search covered the alert URLs"
+    for part in (url.split("://", 1)[1] for url in urls):  # not even without the scheme
+        assert part not in job and all(part not in text for text in stored)
+        assert all(part not in run.output for run in farm.runs)
     uuid.UUID(agent_token(farm, "jerry"))  # SecretIDs are UUIDs: the search above had real values

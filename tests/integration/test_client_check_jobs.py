@@ -24,13 +24,16 @@ pytestmark = [pytest.mark.skipif(live_mode(), reason="the client check is the la
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = yaml.safe_load((ROOT / "inventory" / "examples" / "phase4-farm.yml").read_text())
 LAB_FARM = yaml.safe_load((ROOT / "inventory" / "lab" / "group_vars" / "all" / "farm.yml").read_text())
+# The alert watcher (a second task of the bus job, its env from its own variable).
+ALERTS = {"enabled": True, "urls": {"ntfy": "op://OctantLab/alerts/ntfy-url"}}
 VARIANTS = {
     # name: (extra vars, tags)
     "phase2-lab": ({}, "gateway"),
-    "phase3-lab": ({"farm_bus": {"enabled": True}}, "gateway,bus"),
+    "phase3-lab": ({"farm_bus": {"enabled": True}, "farm_alerts": ALERTS}, "gateway,bus"),
     "phase4-example": (EXAMPLE, "gateway,bus"),
     "variant-dns-memory-max-bridge": ({"openclaw_dns_servers": ["10.88.0.53", "10.88.0.54"],
-                                       "gateway_bridge_tcp_check": True, "farm_bus": {"enabled": True}},
+                                       "gateway_bridge_tcp_check": True, "farm_bus": {"enabled": True},
+                                       "farm_alerts": ALERTS},
                                       "gateway,bus"),
 }
 COVERAGE = {"configs": 0, "templates": 0, "env_templates": 0, "policies": 0}
@@ -90,8 +93,8 @@ def test_every_generated_acl_policy_parses_as_consul_parses_it(model):
     farm_model.update(copy.deepcopy(EXAMPLE) if model == "phase4-example" else {})
     farm_model["farm_bus"] = dict(farm_model.get("farm_bus") or {}, enabled=True)
     policies = openclaw_bus_policies(farm_model)
-    rules = [p["rules"] for kind in ("agents", "gateways") for p in policies[kind].values()]
-    assert len(rules) >= 4
+    rules = [p["rules"] for kind in ("agents", "gateways", "watchers") for p in policies[kind].values()]
+    assert len(rules) >= 5 and policies["watchers"]
     check = ClientCheck().start()
     refused = {text: check.acl_rules(text)["findings"] for text in rules}
     COVERAGE["policies"] += check.stats["policies"]

@@ -75,7 +75,7 @@ def strip(generated):
     """The upstream also carries registry details (capabilities, names) the port does not need."""
     return {"agents": {k: {f: v[f] for f in ("name", "rules", "may_message", "may_write_to")}
                        for k, v in generated["agents"].items()},
-            "gateways": generated["gateways"]}
+            "gateways": generated["gateways"], "watchers": generated["watchers"]}
 
 
 @pytest.mark.parametrize("replies", [True, False])
@@ -143,3 +143,21 @@ def test_filter_refuses_an_invalid_model():
     model["farm_agents"][0]["may_message"] = ["nobody"]
     with pytest.raises(AnsibleFilterError, match="unknown agent 'nobody'"):
         openclaw_bus_policies(model)
+
+
+def test_watcher_rules_in_full():
+    """The alert watcher's token: health reads, its own KV prefix, a session on its node; nothing else."""
+    generated = bp.generate(MODELS["gateways"])
+    assert sorted(generated["watchers"]) == ["bobby", "jerry"]
+    jerry = generated["watchers"]["jerry"]
+    assert jerry["name"] == "openclaw-bus-watch-jerry" and jerry["node"] == "jerry"
+    assert jerry["rules"] == (
+        "# openclaw-bus watcher 'jerry': generated from the farm model by `openclaw-bus policies`; do not edit\n"
+        "# Consul health: serfHealth of every node, the checks of the gateways and the bus relays.\n"
+        'node_prefix "" {\n  policy = "read"\n}\n'
+        'service_prefix "openclaw-" {\n  policy = "read"\n}\n'
+        "# The lock (one sender at a time) and the incident records.\n"
+        'key_prefix "openclaw/watch/" {\n  policy = "write"\n}\n'
+        "# Its lock session is bound to Consul node jerry.\n"
+        'session "jerry" {\n  policy = "write"\n}\n')
+    assert bp.generate(MODELS["isolated"])["watchers"] == {}, "a gateway without a node has no watcher"
