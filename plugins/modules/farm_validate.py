@@ -27,8 +27,6 @@ author:
   - octant.openclaw contributors (@octant)
 requirements:
   - python-nomad >= 2.0 (with O(check_nomad) or O(check_nodes))
-  - python-consul2 (with O(check_consul))
-  - requests
 extends_documentation_fragment:
   - octant.openclaw.nomad
   - octant.openclaw.consul
@@ -178,6 +176,7 @@ from ansible_collections.octant.openclaw.plugins.module_utils.connection import 
 )
 from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  # noqa: E402
     CONSUL_IMPORT_ERROR,
+    CONSUL_LIBRARY,
     ConsulApi,
 )
 from ansible_collections.octant.openclaw.plugins.module_utils.errors import (  # noqa: E402
@@ -385,7 +384,7 @@ def main():
             reach.nodes(nomad)
     if params["check_consul"]:
         if CONSUL_IMPORT_ERROR:
-            module.fail_json(msg=missing_required_lib("python-consul2"), exception=CONSUL_IMPORT_ERROR)
+            module.fail_json(msg=missing_required_lib(CONSUL_LIBRARY), exception=CONSUL_IMPORT_ERROR)
         reach.leader("consul", ConsulApi(params))
     if params["check_litellm"]:
         reach.litellm()
