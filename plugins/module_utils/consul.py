@@ -31,8 +31,8 @@ from ansible_collections.octant.openclaw.plugins.module_utils.service_api import
     normalize_address,
 )
 
-try:
-    import consul  # noqa: F401 python-consul2 or py-consul: the declared requirement (see above)
+try:  # python-consul2 or py-consul: the declared requirement, checked, not called (see above)
+    import consul  # noqa: F401 pylint: disable=unused-import
 except ImportError:
     CONSUL_IMPORT_ERROR = traceback.format_exc()
 else:
