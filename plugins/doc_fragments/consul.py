@@ -5,6 +5,9 @@
 class ModuleDocFragment:
     # Connection options shared by every Consul module and lookup (module_utils/connection.py).
     DOCUMENTATION = r"""
+requirements:
+  - requests
+  - python-consul2 or py-consul (exactly one; both install the C(consul) package)
 options:
   consul_address:
     description:

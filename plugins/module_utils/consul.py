@@ -1,18 +1,19 @@
 # Copyright: octant.openclaw contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Consul client every module and lookup uses: python-consul2 configured from the shared
-connection options, and an ApiSession on the same requests.Session for what it lacks
-(transactions that answer 409 with a body, blocking reads with exact index handling).
-
-python-consul2 lets CONSUL_HTTP_TOKEN and CONSUL_HTTP_ADDR in the environment override what the
-caller passes; that is undone here, in one place: an explicit option always wins."""
+"""The Consul connection every Consul module uses: an ApiSession (requests) configured from the
+shared connection options. Every call is plain HTTP: the modules need exact answers (a 404 told
+apart from an empty body, a 409 transaction with its Errors, every session field) that the
+python-consul client libraries do not give. Such a library (python-consul2 by default, or py-consul,
+which community.general's Consul modules need; both install the `consul` package) is still the
+declared requirement, checked by require_libraries, so the collection's Python requirements stay
+those of a Consul collection; nothing here depends on which one is installed. An explicit option
+always wins over CONSUL_HTTP_* in the environment (connection.resolve)."""
 
 from __future__ import annotations
 
 import base64
 import traceback
-import warnings
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.octant.openclaw.plugins.module_utils.connection import (
@@ -20,7 +21,7 @@ from ansible_collections.octant.openclaw.plugins.module_utils.connection import 
     argument_spec,
     resolve,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, hint_for
+from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
 from ansible_collections.octant.openclaw.plugins.module_utils.service_api import (
     ANY,
     NONE,
@@ -30,14 +31,15 @@ from ansible_collections.octant.openclaw.plugins.module_utils.service_api import
     normalize_address,
 )
 
-try:
-    import consul
+try:  # python-consul2 or py-consul: the declared requirement, checked, not called (see above)
+    import consul  # noqa: F401 pylint: disable=unused-import
 except ImportError:
-    consul = None
     CONSUL_IMPORT_ERROR = traceback.format_exc()
 else:
     CONSUL_IMPORT_ERROR = None
 
+
+CONSUL_LIBRARY = "python-consul2 (or py-consul)"
 
 # The shapes of Consul's answers, as far as this collection reads them (see service_api).
 KV_ENTRY = {"Key": str, "Value": (str, NONE), "ModifyIndex": int, "Flags": (int, NONE), "Session": (str, NONE)}
@@ -55,7 +57,7 @@ SESSION = {"ID": str, "Name": (str, NONE), "Node": (str, NONE), "Behavior": (str
 
 
 class ConsulApi:
-    """Both faces of one Consul connection: `client` (python-consul2) and `http` (ApiSession)."""
+    """One Consul connection: `http` (an ApiSession with its own requests.Session, TLS and token)."""
 
     def __init__(self, settings):
         settings = resolve(CONSUL_OPTIONS, settings)
@@ -66,28 +68,12 @@ class ConsulApi:
             verify=settings["consul_validate_certs"], ca_file=settings["consul_ca_file"],
             client_cert=settings["consul_client_cert"], client_key=settings["consul_client_key"],
             timeout=settings["consul_timeout"], default_params={"dc": settings["consul_datacenter"]})
-        parts = urlsplit(self.address)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        with warnings.catch_warnings():  # python-consul2 warns about legacy endpoints it sets up
-            warnings.simplefilter("ignore", DeprecationWarning)
-            client = consul.Consul(host=parts.hostname, port=port, scheme=parts.scheme,
-                                   token=settings["consul_token"], dc=settings["consul_datacenter"],
-                                   verify=self.http.verify, cert=self.http.cert, timeout=settings["consul_timeout"])
-        # Undo the environment overrides python-consul2 applies in its constructor.
-        client.token = settings["consul_token"]
-        client.http = client.http_connect(parts.hostname, port, parts.scheme, self.http.verify, self.http.cert,
-                                          timeout=settings["consul_timeout"])
-        client.scheme = parts.scheme
-        # One connection pool for both faces.
-        self.http.session = client.http.session
-        self.client = client
 
     # -- the HTTP face, used by the Consul modules -------------------------------------------
-    # python-consul2 0.1.5 falls short for exact, declarative modules: its JSON callbacks answer
-    # a 404 with an (index, None) tuple whatever the call, Session.create cannot send NodeChecks or
-    # ServiceChecks and asserts (AssertionError) on a bad TTL, Policy.update drops an empty
-    # description, and Txn.put raises on the 409 whose body says which operation failed. The
-    # modules therefore speak HTTP through `self.http` (same requests.Session, TLS and token).
+    # Why not the client library's calls: python-consul2 0.1.5 answers a 404 with an (index, None)
+    # tuple whatever the call, Session.create cannot send NodeChecks or ServiceChecks and asserts on
+    # a bad TTL, Policy.update drops an empty description, and Txn.put raises on the 409 whose body
+    # says which operation failed; py-consul shares most of that code.
 
     def call(self, method, path, params=None, body=None, raw=None, ok=(200,), what=None, needs=None, expect=ANY,
              secret=False):
@@ -175,6 +161,20 @@ class ConsulApi:
                          what=f"ACL token read of {accessor_id}", needs='acl = "read"', expect=TOKEN,
                          secret=True).body
 
+    def acl_token_get(self, accessor_id):
+        """The token (with its SecretID for a caller with acl = "write"), or None when Consul does not
+        know the accessor: 404, or 403 "ACL not found" from Consul before 1.11 (which is also the
+        answer to a caller whose own token is unknown: that caller's next call fails)."""
+        try:
+            reply = self.call("GET", f"/v1/acl/token/{quote(accessor_id, safe='')}", ok=(200, 404),
+                              what=f"ACL token read of {accessor_id}", needs='acl = "read"', expect=TOKEN,
+                              secret=True)
+        except ServiceError as err:
+            if err.status == 403 and "ACL not found" in (err.body or ""):
+                return None
+            raise
+        return reply.body if reply.status == 200 else None
+
     def acl_token_write(self, token, accessor_id=None):
         path = "/v1/acl/token" + (f"/{quote(accessor_id, safe='')}" if accessor_id else "")
         verb = "update" if accessor_id else "create"
@@ -214,19 +214,6 @@ class ConsulApi:
         self.call("PUT", f"/v1/session/destroy/{quote(session_id, safe='')}",
                   what=f"session destroy of {session_id}", needs=f'session "{node or ""}" write', expect=bool)
 
-    def wrap(self, what, call, *args, **kwargs):
-        """Run a python-consul2 call and turn its exceptions into one ServiceError."""
-        try:
-            return call(*args, **kwargs)
-        except consul.ConsulException as exc:
-            text = str(exc)
-            status = _status_of(exc)
-            raise ServiceError("consul", what, status, text, hint=hint_for("consul", status, text, self.address)) \
-                from None
-        except OSError as exc:  # requests' ConnectionError is an OSError
-            raise ServiceError("consul", what, None, "connection refused" if "refused" in str(exc) else str(exc),
-                               hint=hint_for("consul", None, "", self.address)) from None
-
 
 def consul_argument_spec(**own):
     """The argument_spec of a Consul module: the shared connection options plus its own."""
@@ -240,7 +227,7 @@ def require_libraries(module):
     if REQUESTS_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
     if CONSUL_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("python-consul2"), exception=CONSUL_IMPORT_ERROR)
+        module.fail_json(msg=missing_required_lib(CONSUL_LIBRARY), exception=CONSUL_IMPORT_ERROR)
 
 
 def kv_path(key):
@@ -255,11 +242,3 @@ def decode_entry(entry):
     entry["Value"] = base64.b64decode(value) if value else b""
     return entry
 
-
-def _status_of(exc):
-    # python-consul2 encodes the status only in the exception class (or message text).
-    names = {"ACLPermissionDenied": 403, "NotFound": 404, "BadRequest": 400, "ACLDisabled": 401}
-    status = names.get(type(exc).__name__)
-    if status is None and str(exc)[:3].isdigit():
-        status = int(str(exc)[:3])
-    return status

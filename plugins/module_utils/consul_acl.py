@@ -7,6 +7,8 @@ through the play output."""
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.octant.openclaw.plugins.module_utils.consul_rules import (
     RulesError,
     display_rules,
@@ -22,6 +24,7 @@ TOKEN_PUBLIC_FIELDS = ("AccessorID", "Description", "Policies", "Roles", "Servic
 # What is sent back on update besides the managed fields (PUT replaces the whole token).
 TOKEN_KEPT_FIELDS = ("ServiceIdentities", "NodeIdentities", "TemplatedPolicies", "Namespace", "Partition")
 HIDDEN_SECRET = ("", "<hidden>")
+UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 STORE_ATTEMPTS = 3
 
 
@@ -173,15 +176,46 @@ def token_view(token):
             "roles": _names(token.get("Roles")), "local": bool(token.get("Local"))}
 
 
+def accessor_item(store):
+    """The variable item that holds the token's AccessorID beside its SecretID; None when turned off."""
+    item = store.get("accessor_item")
+    if item is None:
+        return f"{store['item']}_ACCESSOR"
+    return item or None
+
+
 def run_token(api, params, ctx, nomad_factory=None):
-    """`nomad_factory()` returns the NomadApi used by store_secret_in (only called when needed)."""
+    """`nomad_factory()` returns the NomadApi used by store_secret_in (only called when needed).
+    A known AccessorID (the `accessor_id` option, else the accessor item stored beside the
+    SecretID) is read directly; the token list, which grows with the cluster, is read only when
+    the accessor is unknown, gone or names a token with another description."""
     description = params["description"]
     state = params.get("state") or "present"
-    store = params.get("store_secret_in")
-    tokens = api.acl_token_list()
-    for token in tokens:  # list answers may carry every token's SecretID: never let one be printed
-        ctx.hide(token.get("SecretID"))
-    existing = find_token(tokens, description)
+    store = params.get("store_secret_in") if state == "present" else None
+    accessor = params.get("accessor_id")
+    if accessor is not None and not UUID.match(accessor):
+        raise AclError(f"ACL token {description!r}", f"accessor_id {accessor!r} is not an AccessorID (a UUID)",
+                       hint="give the token's AccessorID as Consul shows it, or leave accessor_id out")
+    nomad = variable = None
+    if store:
+        nomad = nomad_factory()
+        variable = nomad.get_variable(store["path"].strip("/"), namespace=store.get("namespace"))
+        item = accessor_item(store)
+        stored = ((variable or {}).get("Items") or {}).get(item) if item else None
+        if accessor is None and isinstance(stored, str) and UUID.match(stored):
+            accessor = stored
+    existing = full = None
+    if accessor:
+        token = api.acl_token_get(accessor)
+        if token:
+            ctx.hide(token.get("SecretID"))
+            if (token.get("Description") or "") == description:
+                existing = full = token
+    if existing is None:
+        tokens = api.acl_token_list()
+        for token in tokens:  # list answers may carry every token's SecretID: never let one be printed
+            ctx.hide(token.get("SecretID"))
+        existing = find_token(tokens, description)
 
     if state == "absent":
         if existing is None:
@@ -224,7 +258,8 @@ def run_token(api, params, ctx, nomad_factory=None):
             result["token"] = token_public(created)
             if store:
                 try:
-                    store_secret(nomad_factory(), store, secret, ctx.check_mode)
+                    store_secret(nomad, store, secret, ctx.check_mode, accessor=created.get("AccessorID"),
+                                 variable=variable)
                 except ServiceError as err:
                     raise AclError(f"ACL token create of {description!r}",
                                    f"the token was created (AccessorID {created.get('AccessorID')}) but storing its "
@@ -249,12 +284,12 @@ def run_token(api, params, ctx, nomad_factory=None):
                        hint="delete the token (state=absent) and create it again, or keep local as it is")
     if params.get("expiration_ttl"):
         ctx.warn("expiration_ttl only applies when the token is created; the existing token keeps its expiration")
-    full = None
     token = existing
     if changes:
         if not ctx.check_mode:
-            full = api.acl_token_read(existing["AccessorID"])
-            ctx.hide(full.get("SecretID"))
+            if full is None:
+                full = api.acl_token_read(existing["AccessorID"])
+                ctx.hide(full.get("SecretID"))
             body = {k: full[k] for k in TOKEN_KEPT_FIELDS if full.get(k)}
             body.update(AccessorID=existing["AccessorID"], Description=description, Local=bool(full.get("Local")),
                         Policies=want["Policies"], Roles=want["Roles"])
@@ -274,11 +309,12 @@ def run_token(api, params, ctx, nomad_factory=None):
         if secret in (None,) + HIDDEN_SECRET:
             raise AclError(f"ACL token {description!r}", "Consul did not reveal the token's SecretID to store it",
                            hint='storing an existing token\'s SecretID needs a Consul token with acl = "write"')
-        stored = store_secret(nomad_factory(), store, secret, ctx.check_mode)
+        written = store_secret(nomad, store, secret, ctx.check_mode, accessor=existing["AccessorID"],
+                               variable=variable)
         result["secret_stored"] = True
-        if stored:
+        if written:
             result["changed"] = True
-            result["changes"] = changes + ["stored_secret"]
+            result["changes"] = changes + written
             if result["operation"] == "none":
                 result["operation"] = "store"
     result["token"] = token_public(token)
@@ -304,28 +340,35 @@ def _write_token(api, body, accessor_id=None):
 
 # -- the SecretID into a Nomad Variable --------------------------------------------------------
 
-def store_secret(nomad, store, secret, check_mode=False):
-    """Make item `store['item']` of Nomad Variable `store['path']` equal `secret`, keeping its other
-    items, with check-and-set through NomadApi's variable calls (a concurrent change is re-read
-    and merged, up to 3 attempts). Returns True when it wrote (or in check mode would write).
-    The variable's items are never returned nor put in an error text."""
+def store_secret(nomad, store, secret, check_mode=False, accessor=None, variable=False):
+    """Make item `store['item']` of Nomad Variable `store['path']` equal `secret` and, unless turned
+    off, its accessor item equal `accessor`, in one check-and-set write that keeps the variable's
+    other items (a concurrent change is re-read and merged, up to 3 attempts). `variable`: the
+    variable as the caller already read it (None: it does not exist; False: not read yet).
+    Returns what it wrote (or in check mode would write): [], or V(stored_secret) and/or
+    V(stored_accessor). The variable's items are never returned nor put in an error text."""
     path = store["path"].strip("/")
-    item = store["item"]
     namespace = store.get("namespace")
+    want = {store["item"]: secret}
+    item = accessor_item(store)
+    if item and accessor:
+        want[item] = accessor
     for _attempt in range(STORE_ATTEMPTS):
-        variable = nomad.get_variable(path, namespace=namespace)
+        if variable is False:
+            variable = nomad.get_variable(path, namespace=namespace)
         items = dict((variable or {}).get("Items") or {})
         index = (variable or {}).get("ModifyIndex", 0) if variable else 0
-        if items.get(item) == secret:
-            return False
-        if check_mode:
-            return True
-        items[item] = secret
+        variable = False  # a retry reads it again
+        written = [("stored_secret" if key == store["item"] else "stored_accessor")
+                   for key, value in want.items() if items.get(key) != value]
+        if not written or check_mode:
+            return written
+        items.update(want)
         try:
             nomad.put_variable(path, items, index, namespace=namespace)
         except VariableConflictError:
             continue
-        return True
+        return written
     raise ServiceError("nomad", f"variable write of {path!r}", 409,
                        f"the variable changed concurrently {STORE_ATTEMPTS} times in a row; nothing was written",
                        hint="re-run the task")

@@ -23,6 +23,12 @@ description:
   - With O(store_secret_in), a re-run also makes sure the variable holds the token's current
     SecretID (read from Consul, compared in memory), so a run that created the token but could not
     store it is repaired by the next one.
+  - A token whose AccessorID is known is read directly with C(GET /v1/acl/token/<accessor>). The
+    AccessorID comes from O(accessor_id) or, with O(store_secret_in), from the accessor item the
+    module writes beside the SecretID. The token list (C(GET /v1/acl/tokens)), which grows with the
+    cluster, is read only when the AccessorID is unknown, names no token, or names a token with
+    another description; so a re-run of a stored token reads one token and one variable. A token
+    read directly is not checked for duplicates of its description (that needs the list).
   - The Nomad connection options are used only with O(store_secret_in).
 author:
   - octant.openclaw contributors (@octant)
@@ -32,7 +38,7 @@ extends_documentation_fragment:
   - octant.openclaw.nomad
 attributes:
   check_mode:
-    details: Reads only (the token list and, with O(store_secret_in), the token and the variable).
+    details: Reads only (the token or the token list and, with O(store_secret_in), the variable).
   diff_mode:
     details: Shows description, policies, roles and local; never a secret.
 options:
@@ -56,6 +62,13 @@ options:
       - Whether the token is local to its datacenter. Consul cannot change this on an existing token;
         a difference fails the task.
     type: bool
+  accessor_id:
+    description:
+      - The AccessorID of the token, when known, so it is read directly instead of listing every token.
+      - It only finds the token; the token must still have O(description). When Consul does not know it,
+        or it belongs to a token with another description, the module falls back to the token list.
+      - Not a secret (Consul shows AccessorIDs in listings and audit logs).
+    type: str
   expiration_ttl:
     description:
       - Time to live of a new token, for example V(720h). Only used when the token is created.
@@ -75,6 +88,15 @@ options:
           - Item of the variable that holds the SecretID.
         type: str
         default: CONSUL_HTTP_TOKEN
+      accessor_item:
+        description:
+          - Item of the variable that holds the token's AccessorID, written in the same check-and-set write
+            as the SecretID, so the next run reads the token directly.
+          - Defaults to O(store_secret_in.item) followed by V(_ACCESSOR), for example V(CONSUL_HTTP_TOKEN_ACCESSOR).
+          - V("") turns it off (every run then lists the tokens). A job template that renders the whole
+            variable into the environment gets this item as one more variable; templates that name their
+            keys do not.
+        type: str
       namespace:
         description:
           - Nomad namespace of the variable; defaults to O(nomad_namespace).
@@ -130,7 +152,7 @@ operation:
 changes:
   description:
     - What differs on an existing token (V(token) when created).
-    - V(stored_secret) when the Nomad Variable was written.
+    - V(stored_secret) and V(stored_accessor) when the Nomad Variable's SecretID or AccessorID item was written.
   returned: when O(state=present)
   type: list
   elements: str
@@ -171,6 +193,7 @@ from ansible_collections.octant.openclaw.plugins.module_utils.nomad import NOMAD
 def main():
     spec = consul_argument_spec(
         description=dict(type="str", required=True),
+        accessor_id=dict(type="str"),
         policies=dict(type="list", elements="str"),
         roles=dict(type="list", elements="str"),
         local=dict(type="bool"),
@@ -178,6 +201,7 @@ def main():
         store_secret_in=dict(type="dict", no_log=False, options=dict(
             path=dict(type="str", required=True),
             item=dict(type="str", default="CONSUL_HTTP_TOKEN"),
+            accessor_item=dict(type="str"),
             namespace=dict(type="str"),
         )),
         state=dict(type="str", default="present", choices=["present", "absent"]),

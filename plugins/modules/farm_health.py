@@ -130,7 +130,11 @@ from ansible_collections.octant.openclaw.plugins.module_utils.connection import 
     NOMAD_OPTIONS,
     argument_spec,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.consul import CONSUL_IMPORT_ERROR, ConsulApi  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  # noqa: E402
+    CONSUL_IMPORT_ERROR,
+    CONSUL_LIBRARY,
+    ConsulApi,
+)
 from ansible_collections.octant.openclaw.plugins.module_utils.farm_health import FarmHealth  # noqa: E402
 from ansible_collections.octant.openclaw.plugins.module_utils.nomad import NOMAD_IMPORT_ERROR, NomadApi  # noqa: E402
 
@@ -152,7 +156,7 @@ def main():
     spec.update(argument_spec(CONSUL_OPTIONS))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_if=[("probe_agents", True, ("gateway_token",))])
-    for error, name in ((NOMAD_IMPORT_ERROR, "python-nomad"), (CONSUL_IMPORT_ERROR, "python-consul2")):
+    for error, name in ((NOMAD_IMPORT_ERROR, "python-nomad"), (CONSUL_IMPORT_ERROR, CONSUL_LIBRARY)):
         if error:
             module.fail_json(msg=missing_required_lib(name), exception=error)
     params = module.params

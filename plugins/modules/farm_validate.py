@@ -27,7 +27,7 @@ author:
   - octant.openclaw contributors (@octant)
 requirements:
   - python-nomad >= 2.0 (with O(check_nomad) or O(check_nodes))
-  - python-consul2 (with O(check_consul) or O(check_consul_acl))
+  - python-consul2 or py-consul (with O(check_consul) or O(check_consul_acl))
   - requests
 extends_documentation_fragment:
   - octant.openclaw.nomad
@@ -189,6 +189,7 @@ from ansible_collections.octant.openclaw.plugins.module_utils.connection import 
 )
 from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  # noqa: E402
     CONSUL_IMPORT_ERROR,
+    CONSUL_LIBRARY,
     ConsulApi,
 )
 from ansible_collections.octant.openclaw.plugins.module_utils.errors import (  # noqa: E402
@@ -424,7 +425,7 @@ def main():
     acl = params["check_consul_acl"] and farm_model.bus_enabled(model)
     if params["check_consul"] or acl:
         if CONSUL_IMPORT_ERROR:
-            module.fail_json(msg=missing_required_lib("python-consul2"), exception=CONSUL_IMPORT_ERROR)
+            module.fail_json(msg=missing_required_lib(CONSUL_LIBRARY), exception=CONSUL_IMPORT_ERROR)
         consul = ConsulApi(params)
         if (not params["check_consul"] or reach.leader("consul", consul)) and acl:
             reach.consul_acl(consul)

@@ -83,8 +83,8 @@ class BusFarm(Farm):
         values = set(SECRETS.values())
         for path in (BUS_VAR, GATEWAY_BUS_VAR, WATCH_VAR):
             response = self.nomad.get(f"/v1/var/{path}")
-            if response.status_code == 200:
-                values.update(response.json()["Items"].values())
+            if response.status_code == 200:  # an AccessorID is not a secret (results show it)
+                values.update(v for k, v in response.json()["Items"].items() if not k.endswith("_ACCESSOR"))
         for token in self.consul.get("/v1/acl/tokens").json():
             detail = self.consul.get(f"/v1/acl/token/{token['AccessorID']}").json()
             if detail.get("SecretID"):
@@ -177,7 +177,11 @@ def test_the_tokens_deny_what_they_must(farm):
 def test_the_variables_hold_the_credentials(farm):
     bus = farm.nomad.get(f"/v1/var/{BUS_VAR}").json()["Items"]
     expected = {f"BUS_CONSUL_TOKEN_{a.upper()}" for a in AGENTS} | {f"BUS_MCP_TOKEN_{a.upper()}" for a in AGENTS}
-    assert set(bus) == expected | {"BUS_GATEWAY_CONSUL_TOKEN", "OPENCLAW_GATEWAY_TOKEN"}
+    accessors = {f"BUS_CONSUL_TOKEN_{a.upper()}_ACCESSOR" for a in AGENTS} | {"BUS_GATEWAY_CONSUL_TOKEN_ACCESSOR"}
+    assert set(bus) == expected | accessors | {"BUS_GATEWAY_CONSUL_TOKEN", "OPENCLAW_GATEWAY_TOKEN"}
+    for item in accessors:  # each AccessorID names the token whose SecretID is stored beside it
+        token = farm.consul.get(f"/v1/acl/token/{bus[item]}").json()
+        assert token["SecretID"] == bus[item.removesuffix("_ACCESSOR")]
     assert bus["OPENCLAW_GATEWAY_TOKEN"] == SECRETS["op://OctantLab/openclaw-gateway/token"]
     gateway = farm.nomad.get(f"/v1/var/{GATEWAY_BUS_VAR}").json()["Items"]
     assert set(gateway) == {f"BUS_MCP_TOKEN_{a.upper()}" for a in AGENTS}
@@ -208,6 +212,7 @@ def test_the_bus_job_has_the_expected_shape(farm):
     assert {a["id"] for a in config["agents"]} == set(AGENTS)
     assert all(a["mcp_token"].startswith("env:") and a["consul_token"].startswith("env:") for a in config["agents"])
     assert f'nomadVar "{BUS_VAR}"' in env_tmpl["EmbeddedTmpl"] and env_tmpl["Envvars"] is True
+    assert "_ACCESSOR" not in env_tmpl["EmbeddedTmpl"]  # the template names its keys: no accessor in the env
     assert 'service "openclaw-main"' in env_tmpl["EmbeddedTmpl"]
     assert task["Consul"]["Cluster"] == "default", "its service template needs the task's Consul token"
     assert farm.nomad.get(f"/v1/job/{BUS_JOB}/deployment").json()["Status"] == "successful"
@@ -301,6 +306,7 @@ def test_a_second_run_changes_and_writes_nothing(farm):
     run = farm.run("-vvv")
     assert run.recap["changed"] == 0, run.result.stdout[-6000:]
     assert run.writes() == [], run.writes()
+    assert not [r for r in run.requests if r["path"] == "/v1/acl/tokens"], "tokens are read by their accessor"
     after = {path: farm.nomad.get(f"/v1/var/{path}").json()["Items"] for path in (BUS_VAR, GATEWAY_BUS_VAR, WATCH_VAR)}
     assert after == before, "a re-run must not rotate any credential"
     counts = {}

@@ -62,6 +62,10 @@ def counts(lab, since, service="consul"):
     return (sum(r["method"] == "GET" for r in rows), sum(r["method"] in ("PUT", "POST", "DELETE") for r in rows))
 
 
+def paths(lab, since, service="consul"):
+    return [(r["method"], r["path"]) for r in lab.requests(service=service, since=since)]
+
+
 def secrets_of(cluster, description=None):
     tokens = cluster["consul"].get("/v1/acl/tokens").json()
     return [t["SecretID"] for t in tokens if description is None or t["Description"] == description]
@@ -181,7 +185,7 @@ def test_token_stored_in_a_nomad_variable_never_in_the_result(cluster, lab, name
     seq_c, seq_n = lab.last_seq(), lab.last_seq()
     check = run_module("consul_acl_token", args, check=True, diff=True)
     assert check["changed"] is True and check["operation"] == "create" and check["secret_stored"] is True
-    assert counts(lab, seq_c) == (1, 0) and counts(lab, seq_n, "nomad") == (0, 0)
+    assert counts(lab, seq_c) == (1, 0) and counts(lab, seq_n, "nomad") == (1, 0)
     assert token_of(cluster, f"{name} bus") is None
 
     created = run_module("consul_acl_token", args, diff=True)
@@ -191,20 +195,26 @@ def test_token_stored_in_a_nomad_variable_never_in_the_result(cluster, lab, name
     assert created["diff"]["after"] == {"description": f"{name} bus", "policies": [policy], "roles": [],
                                         "local": False}
     items = variable(cluster, path)["Items"]
-    assert items == {"DISCORD_TOKEN": "kept-as-it-is", "OPENCLAW_BUS_CONSUL_TOKEN": token["SecretID"]}
+    assert items == {"DISCORD_TOKEN": "kept-as-it-is", "OPENCLAW_BUS_CONSUL_TOKEN": token["SecretID"],
+                     "OPENCLAW_BUS_CONSUL_TOKEN_ACCESSOR": token["AccessorID"]}  # one CAS write for both
     no_secret_in(cluster, check, created)
 
     seq = lab.last_seq()
     again = run_module("consul_acl_token", args, diff=True)
     assert again["changed"] is False and again["secret_stored"] is True and "diff" not in again
-    assert counts(lab, seq) == (1, 0)             # the token list (it carries the SecretID)
+    # the token read by its stored accessor (it carries the SecretID to compare), never the list
+    assert paths(lab, seq) == [("GET", f"/v1/acl/token/{token['AccessorID']}")]
     assert counts(lab, seq, "nomad") == (1, 0)    # the variable, unchanged
     no_secret_in(cluster, again)
 
-    # the variable lost the item (someone edited it): the next run puts it back from Consul
+    # the variable lost the items (someone edited it): the next run lists, finds it and puts both back
     cluster["nomad"].put(f"/v1/var/{path}", json={"Path": path, "Items": {"DISCORD_TOKEN": "kept-as-it-is"}})
+    seq = lab.last_seq()
     repaired = run_module("consul_acl_token", args)
     assert repaired["changed"] is True and repaired["operation"] == "store"
+    assert repaired["changes"] == ["stored_secret", "stored_accessor"]
+    assert paths(lab, seq) == [("GET", "/v1/acl/tokens")]
+    assert counts(lab, seq, "nomad") == (1, 1)
     assert variable(cluster, path)["Items"]["OPENCLAW_BUS_CONSUL_TOKEN"] == token["SecretID"]
     assert len(secrets_of(cluster, f"{name} bus")) == 1  # never a second token
     no_secret_in(cluster, repaired)
@@ -226,7 +236,8 @@ def test_variable_changed_between_read_and_write_is_merged(cluster, name, policy
                                                  store_secret_in={"path": path}))
     assert result["changed"] is True and writes[0].status_code == 200
     token = token_of(cluster, f"{name} race")
-    assert variable(cluster, path)["Items"] == {"OTHER": "x", "CONSUL_HTTP_TOKEN": token["SecretID"]}
+    assert variable(cluster, path)["Items"] == {"OTHER": "x", "CONSUL_HTTP_TOKEN": token["SecretID"],
+                                                "CONSUL_HTTP_TOKEN_ACCESSOR": token["AccessorID"]}
 
 
 def test_token_for_a_no_log_task(cluster, lab, name, policy):
@@ -295,20 +306,54 @@ def test_unknown_policy_name(cluster, name):
                              "first (for a policy, with octant.openclaw.consul_acl_policy) or fix the name")
 
 
-def test_nomad_down_after_create_is_repaired_by_the_next_run(cluster, lab, name, policy):
-    path = f"nomad/jobs/{name}"
-    args = both(cluster, description=f"{name} down", policies=[policy], store_secret_in={"path": path})
+def test_nomad_down_fails_before_creating_the_token(cluster, lab, name, policy):
+    args = both(cluster, description=f"{name} down", policies=[policy], store_secret_in={"path": f"nomad/jobs/{name}"})
     lab.service("nomad", up=False)
+    seq = lab.last_seq()
     try:
         failed = run_module("consul_acl_token", args)
     finally:
         lab.service("nomad", up=True)
+    assert failed["failed"] is True and not failed.get("changed")
+    assert "connection refused" in failed["msg"] and "NOMAD_ADDR" in failed["msg"]
+    assert counts(lab, seq) == (0, 0) and token_of(cluster, f"{name} down") is None
+
+
+def test_variable_write_failing_after_create_is_repaired_by_the_next_run(cluster, lab, name, policy):
+    path = f"nomad/jobs/{name}"
+    args = both(cluster, description=f"{name} down", policies=[policy], store_secret_in={"path": path})
+    lab.fault(f"/v1/var/{path}", status=500, service="nomad", method="PUT")
+    failed = run_module("consul_acl_token", args)
     token = token_of(cluster, f"{name} down")
     assert failed["failed"] is True and failed["changed"] is True
     assert f"the token was created (AccessorID {token['AccessorID']}) but storing its SecretID" in failed["msg"]
-    assert "connection refused" in failed["msg"] and "NOMAD_ADDR" in failed["msg"]
+    assert "HTTP 500" in failed["msg"] and "re-run the task" in failed["msg"]
     no_secret_in(cluster, failed)
     repaired = run_module("consul_acl_token", args)
     assert repaired["operation"] == "store"
-    assert variable(cluster, path)["Items"] == {"CONSUL_HTTP_TOKEN": token["SecretID"]}
+    assert variable(cluster, path)["Items"] == {"CONSUL_HTTP_TOKEN": token["SecretID"],
+                                                "CONSUL_HTTP_TOKEN_ACCESSOR": token["AccessorID"]}
     assert len(secrets_of(cluster, f"{name} down")) == 1
+
+
+def test_known_accessor_reads_one_token_whatever_the_number_of_tokens(cluster, lab, name, policy):
+    for i in range(30):  # other tokens in the cluster: a listing would carry them all
+        cluster["consul"].put("/v1/acl/token", json={"Description": f"{name} other {i}"})
+    path = f"nomad/jobs/{name}"
+    args = both(cluster, description=f"{name} bus", policies=[policy], store_secret_in={"path": path})
+    run_module("consul_acl_token", args)
+    accessor = token_of(cluster, f"{name} bus")["AccessorID"]
+    for task in (args, both(cluster, description=f"{name} bus", policies=[policy], accessor_id=accessor)):
+        seq = lab.last_seq()
+        again = run_module("consul_acl_token", task)
+        assert again["changed"] is False and again["token"]["AccessorID"] == accessor
+        assert paths(lab, seq) == [("GET", f"/v1/acl/token/{accessor}")]  # 1 read, 0 writes, no list
+        no_secret_in(cluster, again)
+    # an accessor of a deleted token: back to the list, which finds the token by its description
+    seq = lab.last_seq()
+    gone = run_module("consul_acl_token", both(cluster, description=f"{name} bus", policies=[policy],
+                                               accessor_id=str(uuid.uuid4())))
+    assert gone["changed"] is False and gone["token"]["AccessorID"] == accessor
+    assert [p for _m, p in paths(lab, seq)][1:] == ["/v1/acl/tokens"]
+    bad = run_module("consul_acl_token", both(cluster, description=f"{name} bus", accessor_id="bobby"))
+    assert bad["failed"] is True and "accessor_id 'bobby' is not an AccessorID" in bad["msg"]

@@ -123,13 +123,14 @@ def test_check_diff_then_apply_then_idempotent(cluster, lab, playbook):
     assert writes(lab, seq) == []
     consul_calls = lab.requests(service="consul", since=seq)
     assert consul_calls and all("dc=dc1" in r["query"] for r in consul_calls)  # module_defaults group applied
+    assert not [r for r in consul_calls if r["path"] == "/v1/acl/tokens"]  # the token read by its stored accessor
 
     token = [t for t in cluster["consul"].get("/v1/acl/tokens").json()
              if t["Description"] == f"{name} bus agent bobby"]
     assert len(token) == 1
     secret = token[0]["SecretID"]
     stored = cluster["nomad"].get(f"/v1/var/nomad/jobs/{name}-gateway-bobby").json()["Items"]
-    assert stored == {"OPENCLAW_BUS_CONSUL_TOKEN": secret}
+    assert stored == {"OPENCLAW_BUS_CONSUL_TOKEN": secret, "OPENCLAW_BUS_CONSUL_TOKEN_ACCESSOR": token[0]["AccessorID"]}
     for text in outputs:
         assert secret not in text
         assert ACL_TOKEN not in text

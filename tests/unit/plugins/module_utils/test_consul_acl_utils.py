@@ -179,16 +179,18 @@ def test_token_create_with_store_puts_the_secret_only_in_the_variable():
     token = next(iter(api.tokens.values()))
     assert result["secret_stored"] is True and "secret_id" not in result
     assert not everywhere(token["SecretID"], result)
-    assert nomad.variables["nomad/jobs/bus"]["Items"] == {"OTHER": "kept", "CONSUL_HTTP_TOKEN": token["SecretID"]}
-    assert ("put_variable", "nomad/jobs/bus", 4) in nomad.calls
+    assert nomad.variables["nomad/jobs/bus"]["Items"] == {"OTHER": "kept", "CONSUL_HTTP_TOKEN": token["SecretID"],
+                                                          "CONSUL_HTTP_TOKEN_ACCESSOR": token["AccessorID"]}
+    assert [c for c in nomad.calls if c[0] == "put_variable"] == [("put_variable", "nomad/jobs/bus", 4)]
     assert token["SecretID"] in context.secrets
-    # re-run: already stored, nothing written anywhere
+    # re-run: the stored accessor is read directly (no list), nothing written anywhere
     nomad.calls.clear()
     api.calls.clear()
     result = acl.run_token(api, token_params(policies=["reader"], store_secret_in=STORE), ctx(),
                            nomad_factory=lambda: nomad)
     assert result["changed"] is False and result["secret_stored"] is True
-    assert api.writes() == [] and [c[0] for c in nomad.calls] == ["get_variable"]
+    assert api.calls == [("acl_token_get", (token["AccessorID"],))]
+    assert [c[0] for c in nomad.calls] == ["get_variable"]
     assert not everywhere(token["SecretID"], result)
 
 
@@ -196,7 +198,8 @@ def test_store_repairs_a_variable_that_lost_the_secret():
     api, nomad = FakeConsul(), FakeNomad()
     token = api.add_token("bus agent bobby", policies=["reader"])
     result = acl.run_token(api, token_params(store_secret_in=STORE), ctx(), nomad_factory=lambda: nomad)
-    assert result["changed"] and result["operation"] == "store" and result["changes"] == ["stored_secret"]
+    assert result["changed"] and result["operation"] == "store"
+    assert result["changes"] == ["stored_secret", "stored_accessor"]
     assert nomad.variables["nomad/jobs/bus"]["Items"]["CONSUL_HTTP_TOKEN"] == token["SecretID"]
     assert not everywhere(token["SecretID"], result)
 
@@ -206,7 +209,8 @@ def test_store_retries_a_concurrent_variable_change_and_keeps_its_items():
     token = api.add_token("bus agent bobby")
     nomad.conflicts = 1
     acl.run_token(api, token_params(store_secret_in=STORE), ctx(), nomad_factory=lambda: nomad)
-    expected = {"OTHER": "written-concurrently", "CONSUL_HTTP_TOKEN": token["SecretID"]}
+    expected = {"OTHER": "written-concurrently", "CONSUL_HTTP_TOKEN": token["SecretID"],
+                "CONSUL_HTTP_TOKEN_ACCESSOR": token["AccessorID"]}
     assert nomad.variables["nomad/jobs/bus"]["Items"] == expected
 
 
@@ -221,9 +225,9 @@ def test_store_gives_up_after_three_conflicts():
 def test_store_failure_after_create_says_how_to_recover_without_the_secret():
     api = FakeConsul()
 
-    class DownNomad:
-        def get_variable(self, path, namespace=None):
-            raise ServiceError("nomad", "GET /v1/var/x", None, "connection refused")
+    class DownNomad(FakeNomad):  # reachable for the first read, down when the SecretID is written
+        def put_variable(self, path, items, cas, namespace=None):
+            raise ServiceError("nomad", "PUT /v1/var/x", None, "connection refused")
 
     with pytest.raises(acl.AclError) as caught:
         acl.run_token(api, token_params(store_secret_in=STORE), ctx(), nomad_factory=DownNomad)
@@ -232,6 +236,76 @@ def test_store_failure_after_create_says_how_to_recover_without_the_secret():
     assert f"the token was created (AccessorID {token['AccessorID']})" in err.message
     assert "re-run the task" in err.message and err.result["changed"] is True
     assert not everywhere(token["SecretID"], err.message, err.result)
+
+
+def test_store_nomad_down_fails_before_creating_anything():
+    api = FakeConsul()
+
+    class DownNomad:
+        def get_variable(self, path, namespace=None):
+            raise ServiceError("nomad", "GET /v1/var/x", None, "connection refused")
+
+    with pytest.raises(ServiceError, match="connection refused"):
+        acl.run_token(api, token_params(store_secret_in=STORE), ctx(), nomad_factory=DownNomad)
+    assert api.tokens == {} and api.writes() == []
+
+
+def test_known_accessor_option_reads_one_token_and_never_lists():
+    api = FakeConsul()
+    token = api.add_token("bus agent bobby", policies=["reader"])
+    result = acl.run_token(api, token_params(policies=["reader"], accessor_id=token["AccessorID"]), ctx())
+    assert result["changed"] is False and result["token"]["AccessorID"] == token["AccessorID"]
+    assert api.calls == [("acl_token_get", (token["AccessorID"],))]
+    # an update reuses the token it read (its SecretID and kept fields) instead of reading it again
+    result = acl.run_token(api, token_params(policies=["other"], accessor_id=token["AccessorID"]), ctx())
+    assert result["operation"] == "update" and api.count("acl_token_list") == 0 and api.count("acl_token_read") == 0
+    assert not everywhere(token["SecretID"], result)
+
+
+@pytest.mark.parametrize("case", ["gone", "other description", "not a uuid"])
+def test_stored_accessor_that_does_not_fit_falls_back_to_the_list_and_is_rewritten(case):
+    api, nomad = FakeConsul(), FakeNomad()
+    token = api.add_token("bus agent bobby")
+    stale = {"gone": "0b6f4a58-4a8e-4b8a-9f55-3f1d2c7a0a11", "not a uuid": "junk"}.get(case)
+    stale = stale or api.add_token("another token")["AccessorID"]
+    nomad.variables["nomad/jobs/bus"] = {"Items": {"CONSUL_HTTP_TOKEN": token["SecretID"],
+                                                   "CONSUL_HTTP_TOKEN_ACCESSOR": stale}, "ModifyIndex": 7}
+    result = acl.run_token(api, token_params(store_secret_in=STORE), ctx(), nomad_factory=lambda: nomad)
+    assert api.count("acl_token_list") == 1 and api.count("acl_token_get") == (0 if case == "not a uuid" else 1)
+    assert result["changes"] == ["stored_accessor"] and result["operation"] == "store"
+    assert nomad.variables["nomad/jobs/bus"]["Items"]["CONSUL_HTTP_TOKEN_ACCESSOR"] == token["AccessorID"]
+    assert len(api.tokens) == (2 if case == "other description" else 1)  # never a new token
+
+
+def test_accessor_item_can_be_named_or_turned_off():
+    api, nomad = FakeConsul(), FakeNomad()
+    token = api.add_token("bus agent bobby")
+    acl.run_token(api, token_params(store_secret_in=dict(STORE, accessor_item="BUS_ACCESSOR")), ctx(),
+                  nomad_factory=lambda: nomad)
+    assert nomad.variables["nomad/jobs/bus"]["Items"] == {"CONSUL_HTTP_TOKEN": token["SecretID"],
+                                                          "BUS_ACCESSOR": token["AccessorID"]}
+    nomad.variables.clear()
+    api.calls.clear()
+    for _run in range(2):
+        acl.run_token(api, token_params(store_secret_in=dict(STORE, accessor_item="")), ctx(),
+                      nomad_factory=lambda: nomad)
+    assert nomad.variables["nomad/jobs/bus"]["Items"] == {"CONSUL_HTTP_TOKEN": token["SecretID"]}
+    assert api.count("acl_token_list") == 2 and api.count("acl_token_get") == 0
+
+
+def test_bad_accessor_id_fails_before_any_call():
+    api = FakeConsul()
+    with pytest.raises(acl.AclError, match="accessor_id 'bobby' is not an AccessorID"):
+        acl.run_token(api, token_params(accessor_id="bobby"), ctx())
+    assert api.calls == []
+
+
+def test_absent_with_a_known_accessor_deletes_without_listing():
+    api = FakeConsul()
+    token = api.add_token("bus agent bobby")
+    result = acl.run_token(api, token_params(state="absent", accessor_id=token["AccessorID"]), ctx())
+    assert result["operation"] == "delete" and api.tokens == {}
+    assert [c[0] for c in api.calls] == ["acl_token_get", "acl_token_delete"]
 
 
 def test_store_check_mode_reads_only():

@@ -170,6 +170,10 @@ class FakeConsul:
         self.log("acl_token_read", accessor_id)
         return copy.deepcopy(self.tokens[accessor_id])
 
+    def acl_token_get(self, accessor_id):
+        self.log("acl_token_get", accessor_id)
+        return copy.deepcopy(self.tokens.get(accessor_id))
+
     def acl_token_write(self, token, accessor_id=None):
         self.log("acl_token_write", copy.deepcopy(token), accessor_id)
         links = [{"ID": f"id-{p['Name']}", "Name": p["Name"]} for p in token.get("Policies", [])]

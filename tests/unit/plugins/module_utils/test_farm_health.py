@@ -74,3 +74,26 @@ def test_the_table_puts_the_worst_first_and_counts():
     assert lines[-1] == "2 checks: 1 ok, 0 warning, 1 critical"
     assert fh.FarmHealth.describe(health.rows[1]) == \
         "inbox billy: backlog 7 unacknowledged (threshold: farm_health.backlog_max 5)"
+
+
+def test_extra_items_such_as_stored_token_accessors_are_not_a_finding():
+    """consul_acl_token writes <item>_ACCESSOR beside each SecretID it stores: the bus and gateway
+    templates name their keys, so an extra item is harmless; only a missing key is critical."""
+    model = fm.normalize(dict(copy.deepcopy(HOMELAB), farm_bus={"enabled": True}))
+    health = fh.FarmHealth(None, None, None, model)
+    needed = health.needed_variables()
+
+    class Nomad:
+        def get_variable(self, path):
+            keys = next(k for p, _j, k in needed if p == path)
+            items = {k: "x" for k in keys} | {f"{k}_ACCESSOR": "6a1253d2-1785-24fd-91c2-f8e78c745511" for k in keys}
+            if path == needed[-1][0]:
+                items.pop(keys[0])
+            return {"Items": items}
+
+    health.nomad = Nomad()
+    health._variables()
+    rows = [(r["status"], r["detail"]) for r in health.rows]
+    assert len(rows) == len(needed)
+    assert rows[:-1] == [(fh.OK, f"{p} has its {len(k)} keys") for p, _j, k in needed[:-1]]
+    assert rows[-1] == (fh.CRITICAL, f"{needed[-1][0]} lacks {needed[-1][2][0]}")

@@ -58,7 +58,9 @@ def test_store_secret_in_keeps_the_secret_out_of_the_output(run_module, fakes):
     (secret,) = secrets_of(api)
     assert secret not in json.dumps(caught.value.result)
     assert caught.value.result["secret_stored"] is True
-    assert nomad.variables["nomad/jobs/bus-bobby"]["Items"] == {"CONSUL_HTTP_TOKEN": secret}
+    (accessor,) = api.tokens
+    assert nomad.variables["nomad/jobs/bus-bobby"]["Items"] == {"CONSUL_HTTP_TOKEN": secret,
+                                                                "CONSUL_HTTP_TOKEN_ACCESSOR": accessor}
 
 
 def test_existing_tokens_secrets_are_masked_even_if_they_slipped_in(run_module, fakes, monkeypatch):

@@ -82,3 +82,13 @@ def test_key_roundtrip(run_module, fake):
     with pytest.raises(run_module.ExitJson) as caught:
         run(run_module, {"key": "app/k", "value": "v", "flags": 5})
     assert caught.value.result["changed"] is False and caught.value.result["flags"] == 5
+
+
+def test_missing_consul_library_names_both_clients(run_module, fake, monkeypatch):
+    from ansible_collections.octant.openclaw.plugins.module_utils import consul as consul_utils
+
+    monkeypatch.setattr(consul_utils, "CONSUL_IMPORT_ERROR", "Traceback: No module named 'consul'")
+    with pytest.raises(run_module.FailJson) as caught:
+        run(run_module, {"key": "a"})
+    assert "python-consul2 (or py-consul)" in caught.value.result["msg"]
+    assert fake.calls == []
