@@ -48,6 +48,12 @@ def _seconds(text):
     return value
 
 
+def _port(text):
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port from 0 to 65535, got {text!r}")
+    return int(text)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="openclaw-bus", description=__doc__)
     parser.add_argument("--version", action="version", version=f"openclaw-bus {__version__}")
@@ -97,6 +103,10 @@ def build_parser():
     watch.add_argument("--prefix", default="openclaw/watch", help="KV prefix of the lock and the incidents")
     watch.add_argument("--service-prefix", default="openclaw-", help="Consul services watched (gateways; "
                                                                       "openclaw-bus-<node> are the relays)")
+    watch.add_argument("--metrics-port", type=_port, default=0, metavar="PORT",
+                       help="serve Prometheus metrics at /metrics on this port (default 0: off)")
+    watch.add_argument("--metrics-addr", default="0.0.0.0", metavar="ADDR",  # noqa: S104 - in its container
+                       help="address of the metrics listener (default 0.0.0.0)")
     watch.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     bench = sub.add_parser("bench", help="measure latency, throughput, delivery and requests per message; go/no-go")
@@ -157,6 +167,12 @@ def cmd_watch(args):
         raise BusError(f"no notification URL: set {args.urls_env} to one or more Apprise URLs")
     watcher = Watcher(_consul(args), args.node, AppriseNotifier(urls), grace=args.grace,
                       rate_limit=args.rate_limit, prefix=args.prefix, service_prefix=args.service_prefix)
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        from .metrics import watch_registry
+
+        start_http_server(args.metrics_port, args.metrics_addr, registry=watch_registry(watcher))
     signal.signal(signal.SIGTERM, lambda *_: watcher.stopping.set())  # Nomad stops a task with SIGTERM
     watcher.run()
     return 0

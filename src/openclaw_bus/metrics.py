@@ -91,3 +91,52 @@ class BusMetrics:
         sent = parse_time(message.metadata.get("sent_at"))
         if sent is not None:
             self.handoff.labels(self.gateway, agent).observe(max(0.0, self.clock() - sent))
+
+
+# The alert watcher (`openclaw-bus watch --metrics-port`): its own registry, read from the Watcher at scrape time.
+WATCH_METRIC_NAMES = ("openclaw_watch_leader", "openclaw_watch_critical_checks", "openclaw_watch_incidents",
+                      "openclaw_watch_notifications_sent", "openclaw_watch_notification_failures")
+WATCH_INCIDENT_KINDS = ("node", "gateway", "relay")
+WATCH_INCIDENT_STATES = ("pending", "sending", "notified", "recovering")
+
+
+class WatchCollector:
+    """Reads a Watcher's state at every scrape. Only the leader reads the incident records, so the other
+    watchers report 0 open incidents and sum() over the farm counts each incident once."""
+
+    def __init__(self, watcher):
+        self.watcher = watcher
+
+    def collect(self):
+        watcher, node = self.watcher, self.watcher.node
+        leader = GaugeMetricFamily("openclaw_watch_leader", "1 while this watcher holds the lock (the one that sends)",
+                                   labels=["node"])
+        leader.add_metric([node], 1 if watcher.leader else 0)
+        yield leader
+        checks = GaugeMetricFamily("openclaw_watch_critical_checks",
+                                   "Critical Consul checks in the latest answer of the health query", labels=["node"])
+        checks.add_metric([node], len(watcher.critical or []))
+        yield checks
+        counts = {}
+        for kind, state in list(watcher.incidents.values()) if watcher.leader else []:
+            counts[kind, state] = counts.get((kind, state), 0) + 1
+        incidents = GaugeMetricFamily("openclaw_watch_incidents", "Open incidents by kind and state, as the leader "
+                                      "last wrote them (0 on the other watchers)", labels=["node", "kind", "state"])
+        for kind in WATCH_INCIDENT_KINDS:
+            for state in WATCH_INCIDENT_STATES:
+                incidents.add_metric([node, kind, state], counts.get((kind, state), 0))
+        yield incidents
+        for name, text, stats in (
+                ("openclaw_watch_notifications_sent", "Notifications this watcher sent", watcher.sent_count),
+                ("openclaw_watch_notification_failures", "Notifications Apprise could not send (retried)",
+                 watcher.failed_count)):
+            family = CounterMetricFamily(name, text, labels=["node", "kind"])
+            for kind in ("problem", "recovery"):
+                family.add_metric([node, kind], stats[kind])
+            yield family
+
+
+def watch_registry(watcher):
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(WatchCollector(watcher))
+    return registry

@@ -120,6 +120,11 @@ class Watcher:
         self.leader = False
         self.critical = None  # the latest answer of the health query (None until the first)
         self.sent = deque()  # times of problem notifications in the last hour (rate limit)
+        # for the metrics: notifications sent / failed by kind, and {incident key: (kind, state)} as the
+        # leader last read or wrote them (empty on the other watchers)
+        self.sent_count = {"problem": 0, "recovery": 0}
+        self.failed_count = {"problem": 0, "recovery": 0}
+        self.incidents = {}
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -171,6 +176,8 @@ class Watcher:
     def _set_leader(self, leader):
         if leader != self.leader:
             self.leader = leader
+            if not leader:
+                self.incidents = {}
             self._wake.set()
 
     # -- health ------------------------------------------------------------------------------------------
@@ -213,12 +220,13 @@ class Watcher:
             now = self.clock()
             current = incidents_from(self.critical or [], self.service_prefix)
             stored = {e.key.rsplit("/", 1)[-1]: e for e in self.consul.list(f"{self.prefix}/incidents/")[0]}
+            self.incidents = {key: _view(entry.json()) for key, entry in stored.items()}
             next_due = float("inf")
             for key, incident in current.items():
                 if key not in stored:
                     record = {"kind": incident.kind, "subject": incident.subject, "node": incident.node,
                               "output": incident.output[:500], "since": now, "state": "pending"}
-                    self.consul.put(self._key(key), json.dumps(record), cas=0)
+                    self._put(self._key(key), record, cas=0)
                     next_due = min(next_due, self.grace)
                     continue
                 entry, record = stored[key], stored[key].json() or {}
@@ -242,11 +250,23 @@ class Watcher:
                     if not self._recover(entry, record):
                         next_due = min(next_due, RETRY)
                 else:  # shorter than the grace period: nobody is told
-                    self.consul.delete(entry.key, cas=entry.modify_index)
+                    self._delete(entry, cas=entry.modify_index)
             return None if next_due == float("inf") else max(next_due, 0.5)  # None: only a change wakes it
 
     def _key(self, key):
         return f"{self.prefix}/incidents/{key}"
+
+    def _put(self, key, record, cas):
+        ok = self.consul.put(key, json.dumps(record), cas=cas)
+        if ok:
+            self.incidents[key.rsplit("/", 1)[-1]] = _view(record)
+        return ok
+
+    def _delete(self, entry, cas):
+        ok = self.consul.delete(entry.key, cas=cas)
+        if ok:
+            self.incidents.pop(entry.key.rsplit("/", 1)[-1], None)
+        return ok
 
     def _allowed(self, now):
         while self.sent and now - self.sent[0] > 3600:
@@ -255,7 +275,7 @@ class Watcher:
 
     def _claim(self, entry, record, state, **fields):
         record = dict(record, state=state, **fields)
-        if not self.consul.put(entry.key, json.dumps(record), cas=entry.modify_index):
+        if not self._put(entry.key, record, cas=entry.modify_index):
             return None  # someone else changed it: the next wake sees what
         fresh, _ = self.consul.get(entry.key)
         return fresh
@@ -272,11 +292,10 @@ class Watcher:
                 f"({now - record['since']:.0f} s, grace {self.grace:g} s). {record.get('output') or ''}".rstrip()
                 + f"\n{RUNBOOKS[kind].format(subject=subject)}\nSent by the watcher on {self.node}.")
         if not self._send(title, body, failure=True):
-            self.consul.put(claimed.key, json.dumps(dict(record, state="pending")), cas=claimed.modify_index)
+            self._put(claimed.key, dict(record, state="pending"), cas=claimed.modify_index)
             return False
         self.sent.append(now)
-        self.consul.put(claimed.key, json.dumps(dict(record, state="notified", notified=now, by=self.node)),
-                        cas=claimed.modify_index)
+        self._put(claimed.key, dict(record, state="notified", notified=now, by=self.node), cas=claimed.modify_index)
         return True
 
     def _recover(self, entry, record):
@@ -291,7 +310,7 @@ class Watcher:
                 f"\nSent by the watcher on {self.node}.")
         if not self._send(title, body, failure=False):
             return False
-        self.consul.delete(entry.key, cas=entry.modify_index)
+        self._delete(entry, cas=entry.modify_index)
         return True
 
     def _send(self, title, body, failure):
@@ -300,6 +319,7 @@ class Watcher:
         except Exception as exc:  # noqa: BLE001 - a notifier plugin's failure must not stop the watcher
             log.warning("watch: notification failed: %s", exc)
             ok = False
+        (self.sent_count if ok else self.failed_count)["problem" if failure else "recovery"] += 1
         log.info("watch: %s %s", "sent" if ok else "could not send", title)
         return ok
 
@@ -323,6 +343,11 @@ class Watcher:
                 self.consul.session_destroy(self.session)  # hand the lock over at once
             except ConsulError:
                 pass
+
+
+def _view(record):
+    record = record or {}
+    return record.get("kind", ""), record.get("state", "")
 
 
 def _when(epoch):

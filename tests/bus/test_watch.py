@@ -11,7 +11,10 @@ from __future__ import annotations
 import time
 
 import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
 
+from openclaw_bus.metrics import WATCH_METRIC_NAMES
 from openclaw_bus.watch import incidents_from
 from tests.bus.conftest import MANAGEMENT_TOKEN
 from tests.bus.watchlab import Receiver, Watchers
@@ -25,7 +28,7 @@ NODES = ("jerry", "bobby", "billy")
 def farm(tmp_path):
     with LabProcess(acl_token=MANAGEMENT_TOKEN) as lab:
         receiver = Receiver()
-        watchers = Watchers(lab, MANAGEMENT_TOKEN, receiver.url, NODES, GRACE, tmp_path)
+        watchers = Watchers(lab, MANAGEMENT_TOKEN, receiver.url, NODES, GRACE, tmp_path, metrics=True)
         consul = Api(lab.consul_addr, MANAGEMENT_TOKEN, "X-Consul-Token")
         try:
             yield lab, LabAdmin(lab.admin_addr), consul, receiver, watchers
@@ -74,6 +77,52 @@ def test_a_short_blip_is_not_reported(farm):
     admin.node("bobby", True)
     time.sleep(GRACE + 2)
     assert receiver.messages() == []
+
+
+def scrape(url):
+    """/metrics through prometheus_client's own parser -> {(name, sorted labels): value}."""
+    response = requests.get(url, timeout=5)
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain")
+    families = list(text_string_to_metric_families(response.text))
+    assert {f.name for f in families} == set(WATCH_METRIC_NAMES)
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families for s in f.samples}
+
+
+def total(samples, name, **labels):
+    return sum(value for (sample, tags), value in samples.items()
+               if sample == name and labels.items() <= dict(tags).items())
+
+
+def test_the_watchers_metrics_follow_the_lock_and_count_what_the_owner_received(farm):
+    lab, admin, consul, receiver, watchers = farm
+    leader = watchers.wait_leader(consul)
+    assert leader, "no watcher took the lock"
+    time.sleep(1)  # the others' lock reads settle
+    scraped = {node: scrape(url) for node, url in watchers.metrics.items()}
+    assert {node: total(s, "openclaw_watch_leader") for node, s in scraped.items()} == {
+        node: 1 if node == leader else 0 for node in NODES}
+
+    admin.node("billy", False)
+    assert len(receiver.wait_for(1, GRACE + 10)) == 1
+    time.sleep(0.5)  # the record is marked notified right after the send
+    scraped = {node: scrape(url) for node, url in watchers.metrics.items()}
+    everyone = [s for s in scraped.values()]
+    assert sum(total(s, "openclaw_watch_notifications_sent_total", kind="problem") for s in everyone) == 1
+    assert total(scraped[leader], "openclaw_watch_notifications_sent_total", kind="problem") == 1
+    assert total(scraped[leader], "openclaw_watch_incidents", kind="node", state="notified") == 1
+    assert sum(total(s, "openclaw_watch_incidents") for s in everyone) == 1, "only the leader reports incidents"
+    assert total(scraped[leader], "openclaw_watch_critical_checks") >= 1
+
+    admin.node("billy", True)
+    received = receiver.wait_for(2, GRACE + 10)
+    assert [m["type"] for m in received] == ["failure", "success"]
+    time.sleep(0.5)
+    everyone = [scrape(url) for url in watchers.metrics.values()]
+    assert sum(total(s, "openclaw_watch_notifications_sent_total") for s in everyone) == len(received)
+    assert sum(total(s, "openclaw_watch_notifications_sent_total", kind="recovery") for s in everyone) == 1
+    assert sum(total(s, "openclaw_watch_notification_failures_total") for s in everyone) == 0
+    assert sum(total(s, "openclaw_watch_incidents") for s in everyone) == 0
+    assert sum(total(s, "openclaw_watch_leader") for s in everyone) == 1
 
 
 def test_critical_checks_become_one_incident_per_subject():

@@ -15,6 +15,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tests.labclient import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -61,8 +63,9 @@ class Receiver:
 class Watchers:
     """One `openclaw-bus watch` per node, as real processes against the lab's Consul."""
 
-    def __init__(self, lab, token, urls, nodes, grace, logs, prefix="openclaw/watch"):
+    def __init__(self, lab, token, urls, nodes, grace, logs, prefix="openclaw/watch", metrics=False):
         self.procs = {}
+        self.metrics = {} if metrics else None  # node -> its /metrics URL
         self.lab, self.token, self.urls, self.grace, self.logs, self.prefix = lab, token, urls, grace, logs, prefix
         for node in nodes:
             self.start(node)
@@ -71,10 +74,13 @@ class Watchers:
         env = dict(os.environ, CONSUL_HTTP_TOKEN=self.token, OPENCLAW_ALERT_URLS=self.urls,
                    PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])))
         log = open(Path(self.logs) / f"watch-{node}.log", "a")  # noqa: SIM115 - kept open by the process
-        self.procs[node] = subprocess.Popen(
-            [sys.executable, "-m", "openclaw_bus", "watch", "--consul", self.lab.consul_addr, "--node", node,
-             "--grace", str(self.grace), "--prefix", self.prefix, "--log-level", "DEBUG"],
-            env=env, stdout=log, stderr=subprocess.STDOUT)
+        args = [sys.executable, "-m", "openclaw_bus", "watch", "--consul", self.lab.consul_addr, "--node", node,
+                "--grace", str(self.grace), "--prefix", self.prefix, "--log-level", "DEBUG"]
+        if self.metrics is not None:
+            port = free_port()
+            args += ["--metrics-port", str(port), "--metrics-addr", "127.0.0.1"]
+            self.metrics[node] = f"http://127.0.0.1:{port}/metrics"
+        self.procs[node] = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def kill(self, node):
         """SIGKILL: no clean-up, the session has to expire (or its node's check to fail)."""

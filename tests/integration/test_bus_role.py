@@ -200,8 +200,9 @@ def test_the_bus_job_has_the_expected_shape(farm):
     (port,) = group["Networks"][0]["ReservedPorts"]
     assert (port["Label"], port["Value"], port["To"]) == ("mcp", 8765, 8765)
     assert group["EphemeralDisk"]["Sticky"] is True and group["EphemeralDisk"]["Migrate"] is True
-    (service,) = group["Services"]
+    service, _watch_service = group["Services"]
     assert service["Name"] == BUS_JOB and service["Provider"] == "consul"
+    assert "prometheus" in service["Tags"] and service["Meta"]["metrics_path"] == "/metrics"
     assert {c["Path"] for c in service["Checks"]} == {"/healthz", "/readyz"}
     task, _watch = group["Tasks"]
     assert task["Name"] == "bus" and task["Driver"] == "podman"
@@ -244,7 +245,14 @@ def test_the_watcher_is_a_task_of_the_bus_job(farm):
     assert watch["Name"] == "watch" and watch["Driver"] == "podman" and not watch.get("Lifecycle")
     assert watch["Config"]["image"] == bus["Config"]["image"]
     assert watch["Config"]["args"] == ["watch", "--node", "jerry", "--token-env", "BUS_WATCH_CONSUL_TOKEN",
-                                       "--grace", "30", "--rate-limit", "12"]
+                                       "--grace", "30", "--rate-limit", "12", "--metrics-port", "9108"]
+    # its /metrics: a dynamic host port to the container's 9108, a Consul service Prometheus SD picks up
+    assert watch["Config"]["ports"] == ["watch_metrics"]
+    (metrics_port,) = group["Networks"][0]["DynamicPorts"]
+    assert (metrics_port["Label"], metrics_port["To"]) == ("watch_metrics", 9108)
+    (service,) = [s for s in group["Services"] if s["Name"] == "openclaw-bus-watch-jerry"]
+    assert service["Provider"] == "consul" and service["PortLabel"] == "watch_metrics" and not service["Checks"]
+    assert "prometheus" in service["Tags"] and service["Meta"] == {"openclaw_node": "jerry", "metrics_path": "/metrics"}
     assert watch["Env"] == {"CONSUL_HTTP_ADDR": "http://consul.service.consul:8500"}
     (env_tmpl,) = watch["Templates"]
     assert env_tmpl["Envvars"] is True and env_tmpl["ErrMissingKey"] is True
