@@ -108,6 +108,7 @@ class FarmHealth:
         """Fixed-width lines: STATUS SUBJECT CHECK DETAIL, the worst first within the run's order."""
         widths = [max([len(h)] + [len(r[k]) for r in self.rows]) for h, k in
                   (("STATUS", "status"), ("SUBJECT", "subject"), ("CHECK", "check"))]
+
         def line(status, subject, check, detail):
             return f"{status.upper():<{widths[0]}}  {subject:<{widths[1]}}  {check:<{widths[2]}}  {detail}".rstrip()
         rows = sorted(self.rows, key=lambda r: -RANK[r["status"]])

@@ -227,7 +227,7 @@ OPTIONS = {
 NODE_STUB = {"ID": str, "Name": (str, NONE)}
 NODE = {"ID": str, "Status": str, "SchedulingEligibility": (str, NONE),
         "Drivers": (MapOf(({"Detected": (bool, NONE), "Healthy": (bool, NONE), "HealthDescription": (str, NONE),
-                             "Attributes": (MapOf(str), NONE)}, NONE)), NONE)}
+                            "Attributes": (MapOf(str), NONE)}, NONE)), NONE)}
 MODELS = {"data": [{"id": str}]}
 
 

@@ -96,7 +96,7 @@ def test_the_readme_phase3_and_phase4_lines_work_as_written(tmp_path):
 
 
 def test_phase4_on_a_lab_without_acls_stops_before_any_write(tmp_path):
-    with LabProcess(extra_args=["--healthy-time", "0.2"]) as lab:
+    with LabProcess(extra_args=["--time-scale", "0.02"]) as lab:
         admin = LabAdmin(lab.admin_addr)
         env = newcomer_env(PATH=f"{BIN}:{os.environ['PATH']}", LAB_CONSUL_PORT=str(lab.consul_port),
                            LAB_NOMAD_PORT=str(lab.nomad_port))

@@ -169,8 +169,8 @@ def test_render_hcl_variables_rejects_bad_names():
 
 
 def test_variable_cas_write_and_namespace():
-    api, wire = api_with({("PUT", "/v1/var/nomad/jobs/web"): (200, {"Path": "nomad/jobs/web", "ModifyIndex": 9,
-                                                                   "Items": {"k": SECRET}}, {})},
+    reply = {"Path": "nomad/jobs/web", "ModifyIndex": 9, "Items": {"k": SECRET}}
+    api, wire = api_with({("PUT", "/v1/var/nomad/jobs/web"): (200, reply, {})},
                          nomad_namespace="farm")
     assert api.put_variable("nomad/jobs/web", {"k": SECRET}, 0)["ModifyIndex"] == 9
     sent = wire.sent[0]
