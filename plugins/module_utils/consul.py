@@ -241,4 +241,3 @@ def decode_entry(entry):
     value = entry.get("Value")
     entry["Value"] = base64.b64decode(value) if value else b""
     return entry
-
