@@ -104,6 +104,12 @@ def test_deploy_then_first_backup(farm, store):
     (creds / "creds.json").write_bytes(os.urandom(2048))
     (root / "workspaces" / "jerry" / "MEMORY.md").write_text("remember the milk\n")
     assert (root / "state" / "agents" / "jerry" / "memory.sqlite-wal").stat().st_size > 0
+    # two messages to bobby in flight, none processed yet
+    for seq in (1, 2):
+        farm.consul.put(f"/v1/kv/openclaw/bus/bobby/in/jerry/{seq:012d}",
+                        data=json.dumps({"kind": "message", "messageId": f"m-{seq}"})).raise_for_status()
+    farm.consul.put("/v1/kv/openclaw/bus/bobby/hwm/jerry",
+                    data=json.dumps({"seq": 0, "top": 0, "acks": 0, "ids": []})).raise_for_status()
 
     run = farm.run("-vvv", playbook="playbooks/backup.yml")
     assert_no_secret(run.output, "the backup's -vvv output")
@@ -142,9 +148,7 @@ def test_second_backup_adds_nothing(farm, store):
 
 def test_no_secret_in_the_repository(farm):
     for snap in json.loads(restic(farm, "snapshots", "--json")):
-        tar = subprocess.run(["restic", "dump", snap["id"], "/", "--archive", "tar"], capture_output=True,
-                             env=dict(os.environ, RESTIC_REPOSITORY=str(farm.base / "restic"), RESTIC_PASSWORD=PASSWORD),
-                             check=True, timeout=120).stdout
+        tar = restic(farm, "dump", snap["id"], "/", "--archive", "tar", text=False)
         assert len(tar) > 1024
         for ref, value in ALL_SECRETS.items():
             assert value.encode() not in tar, f"the value of {ref} is in snapshot {snap['short_id']}"
@@ -202,3 +206,27 @@ def test_restore_one_whatsapp_account(farm):
              extra={"restore_gateway": "main", "restore_whatsapp_account": "default"})
     assert creds.read_bytes() == want
     assert other.read_text() == "written after the backup\n"  # outside the account: untouched
+
+
+def kv_keys(farm):
+    return set(farm.consul.get("/v1/kv/openclaw/", params={"keys": ""}).json())
+
+
+def test_restore_kv_puts_back_the_registry_and_undelivered_messages_only(farm):
+    before = kv_keys(farm)
+    registry = sorted(k for k in before if k.startswith("openclaw/registry/"))
+    assert registry, before
+    # bobby processed message 1 (deleted, mark at 1); message 2 and one registry key were lost
+    farm.consul.put("/v1/kv/openclaw/bus/bobby/hwm/jerry",
+                    data=json.dumps({"seq": 1, "top": 1, "acks": 1, "ids": ["m-1"]})).raise_for_status()
+    for key in ("openclaw/bus/bobby/in/jerry/000000000001", "openclaw/bus/bobby/in/jerry/000000000002",
+                registry[0]):
+        farm.consul.request("DELETE", f"/v1/kv/{key}").raise_for_status()
+    run = farm.run(playbook="playbooks/restore.yml", extra={"restore_kv": True})
+    after = kv_keys(farm)
+    assert "openclaw/bus/bobby/in/jerry/000000000002" in after
+    assert "openclaw/bus/bobby/in/jerry/000000000001" not in after, "a processed message was delivered again"
+    assert registry[0] in after
+    mark = farm.consul.get("/v1/kv/openclaw/bus/bobby/hwm/jerry", params={"raw": ""}).json()
+    assert mark["seq"] == 1, "the newer high-water mark was overwritten"
+    assert "1 bus messages left out as already processed" in " ".join(run.output.split())
