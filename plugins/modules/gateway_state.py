@@ -144,10 +144,10 @@ def main():
         if params["action"] == "newer":
             rows, count = gateway_state.newer(root, params["scopes"], params["since"])
             module.exit_json(changed=False, newer=rows, newer_count=count)
+        if module.check_mode:  # restic restore did not run either
+            module.exit_json(changed=True, files=0, databases=[])
         if not os.path.isdir(params["restored"]):
             module.fail_json(msg=f"restored: {params['restored']} is not a folder")
-        if module.check_mode:
-            module.exit_json(changed=True, files=0, databases=[])
         files, dbs = gateway_state.restore(params["restored"], root, params["scopes"])
         module.exit_json(changed=True, files=files, databases=dbs)
     except Exception as err:  # noqa: BLE001 OSError, sqlite3.Error: named in the message

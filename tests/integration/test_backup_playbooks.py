@@ -94,7 +94,7 @@ def store(farm):
 
 
 def test_deploy_then_first_backup(farm, store):
-    farm.run()  # phase2.yml: the gateway, its workspaces and registry
+    farm.run("--skip-tags", "channels")  # phase2.yml: the gateway, its workspaces and registry
     root = gateway(farm)
     sessions = root / "state" / "agents" / "jerry" / "sessions"
     sessions.mkdir(parents=True, exist_ok=True)
@@ -134,6 +134,9 @@ def test_deploy_then_first_backup(farm, store):
 
 def test_second_backup_adds_nothing(farm, store):
     before = json.loads(restic(farm, "stats", "--json", "--mode", "raw-data"))
+    check = farm.run("--check", playbook="playbooks/backup.yml")
+    assert check.writes() == [], check.writes()
+    assert len(json.loads(restic(farm, "snapshots", "--json"))) == 2, "check mode took a snapshot"
     run = farm.run(playbook="playbooks/backup.yml")
     # keep_daily keeps the newest snapshot of the day: the first one was forgotten and pruned
     snapshots = json.loads(restic(farm, "snapshots", "--json", "--host", "openclaw-main"))
@@ -182,6 +185,11 @@ def test_restore_refuses_newer_data_then_restores_byte_for_byte(farm, store):
     assert "modified after snapshot" in refused.output and "restore_force=true" in refused.output
     assert refused.writes() == [], refused.writes()
 
+    check = farm.run("--check", playbook="playbooks/restore.yml",
+                     extra={"restore_gateway": "main", "restore_force": True, "restore_kv": True})
+    assert check.writes() == [], check.writes()
+    assert not (root / "workspaces/jerry/MEMORY.md").exists() and not (root / "managed" / "restore").exists()
+
     run = farm.run("-vvv", playbook="playbooks/restore.yml", extra={"restore_gateway": "main", "restore_force": True})
     assert_no_secret(run.output, "the restore's -vvv output")
     for rel, data in keep.items():
@@ -195,24 +203,19 @@ def test_restore_refuses_newer_data_then_restores_byte_for_byte(farm, store):
     print(f"\nrestore: {run.seconds:.1f}s")
 
 
-def test_restore_one_whatsapp_account(farm):
+def kv_keys(farm):
+    return set(farm.consul.get("/v1/kv/openclaw/", params={"keys": ""}).json())
+
+
+def test_restore_one_whatsapp_account_and_the_kv_export(farm):
+    """One WhatsApp account (nothing else of the gateway), and the KV export: the registry and the messages
+    bobby has not processed come back; nothing newer is overwritten, nothing processed is delivered again."""
     root = gateway(farm)
     creds = root / "state/credentials/whatsapp/default/creds.json"
     want = creds.read_bytes()
     creds.unlink()
     other = root / "workspaces/jerry/NOTE.md"
     other.write_text("written after the backup\n")
-    farm.run(playbook="playbooks/restore.yml",
-             extra={"restore_gateway": "main", "restore_whatsapp_account": "default"})
-    assert creds.read_bytes() == want
-    assert other.read_text() == "written after the backup\n"  # outside the account: untouched
-
-
-def kv_keys(farm):
-    return set(farm.consul.get("/v1/kv/openclaw/", params={"keys": ""}).json())
-
-
-def test_restore_kv_puts_back_the_registry_and_undelivered_messages_only(farm):
     before = kv_keys(farm)
     registry = sorted(k for k in before if k.startswith("openclaw/registry/"))
     assert registry, before
@@ -222,7 +225,10 @@ def test_restore_kv_puts_back_the_registry_and_undelivered_messages_only(farm):
     for key in ("openclaw/bus/bobby/in/jerry/000000000001", "openclaw/bus/bobby/in/jerry/000000000002",
                 registry[0]):
         farm.consul.request("DELETE", f"/v1/kv/{key}").raise_for_status()
-    run = farm.run(playbook="playbooks/restore.yml", extra={"restore_kv": True})
+    run = farm.run(playbook="playbooks/restore.yml",
+                   extra={"restore_gateway": "main", "restore_whatsapp_account": "default", "restore_kv": True})
+    assert creds.read_bytes() == want
+    assert other.read_text() == "written after the backup\n"  # outside the account: untouched
     after = kv_keys(farm)
     assert "openclaw/bus/bobby/in/jerry/000000000002" in after
     assert "openclaw/bus/bobby/in/jerry/000000000001" not in after, "a processed message was delivered again"
