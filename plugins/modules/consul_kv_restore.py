@@ -26,7 +26,7 @@ attributes:
     details: None.
 options:
   export:
-    description: The export, C({prefix: openclaw/, tree: {relative key: text value}}).
+    description: "The export, C({prefix: openclaw/, tree: {relative key: text value}})."
     type: dict
     required: true
 notes:

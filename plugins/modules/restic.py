@@ -12,14 +12,16 @@ description:
   - Runs one restic command (C(restic) 0.14 or later on the host; the Debian/Ubuntu package C(restic), Homebrew's
     C(restic) on a Mac) and returns its JSON answer.
   - The password is a module option with C(no_log) and reaches restic as C(RESTIC_PASSWORD) in the environment of
-    the restic process only: never on a command line, in a file or in the module's output.
+    the restic process only, never on a command line, in a file or in the module's output.
 author:
   - octant.openclaw contributors (@octant)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: partial
     details: C(snapshots), C(stats) and C(check) run; C(init), C(backup), C(forget) and C(restore) are reported only.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   repository:
@@ -60,7 +62,7 @@ options:
     description: The host name recorded in the snapshot (O(command=backup)) or required of it (O(command=snapshots)).
     type: str
   keep:
-    description: Retention of O(command=forget), for example C({daily: 7, weekly: 4, monthly: 6}).
+    description: "Retention of O(command=forget), for example C({daily: 7, weekly: 4, monthly: 6})."
     type: dict
     default: {}
   read_data_percent:
