@@ -168,7 +168,7 @@ def restore(restored, root, scopes):
             _clear(target, keep)
             shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
             shutil.copystat(source, target)
-            files += sum(1 for _ in _walk_files(restored, top))
+            files += len(list(_walk_files(restored, top)))
         elif os.path.isfile(source):
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copy2(source, target)

@@ -152,6 +152,6 @@ def test_kv_plan_never_overwrites_and_never_redelivers():
     assert delivered == ["bus/bobby/in/jerry/000000000001", "bus/bobby/in/jerry/000000000003"]
     assert skipped == ["backup/checked", "registry/gateways/main"]
     # no mark now: the backed-up mark decides, and is restored itself
-    writes, delivered, _ = plan(dict(export, **{"bus/bobby/hwm/jerry": json.dumps({"seq": 2, "ids": []})}), {})
-    assert "bus/bobby/hwm/jerry" in writes and delivered == ["bus/bobby/in/jerry/000000000001",
-                                                            "bus/bobby/in/jerry/000000000002"]
+    writes, delivered, skipped = plan(dict(export, **{"bus/bobby/hwm/jerry": json.dumps({"seq": 2, "ids": []})}), {})
+    assert "bus/bobby/hwm/jerry" in writes
+    assert delivered == ["bus/bobby/in/jerry/000000000001", "bus/bobby/in/jerry/000000000002"]
