@@ -18,6 +18,8 @@ The farm model is the one source of truth of a deployment (inventory group_vars)
                           message, dead letters; per-inbox overrides) and its probe timeouts
     farm_alerts           the alert watcher (`openclaw-bus watch`, a task of every bus job): Apprise URLs as
                           op:// references, grace period, rate limit
+    farm_backup           playbooks/backup.yml and restore.yml: the restic repository, its password (an op://
+                          reference), retention (keep_daily/weekly/monthly) and how often `restic check` runs
 
 `validate()` checks all of it at once and returns every problem, one per problem, each a dict
 {"path": "farm_agents[1].gateway", "msg": "...", "fix": "..."}. No secret value is ever part of a
@@ -141,7 +143,7 @@ NOMAD_ONLY = {
 DEFAULT_ACCOUNT = "default"
 
 TOP_LEVEL = ("openclaw_version", "farm_gateways", "farm_agents", "farm_channels", "farm_model_providers",
-             "farm_secrets", "farm_bus", "farm_health", "farm_alerts")
+             "farm_secrets", "farm_bus", "farm_health", "farm_alerts", "farm_backup")
 # The bus (src/openclaw_bus): KV roots, the MCP server's container port, env names of its credentials.
 BUS_ROOT = "openclaw/bus"
 BUS_REGISTRY_ROOT = "openclaw/registry"
@@ -351,6 +353,23 @@ ALERTS = {
                                    "memory": F("int", default=128, lo=64, hi=MAX_MEMORY_MB, why=" MiB")},
                    default={}),
 }
+# playbooks/backup.yml: one restic repository for the farm. A local path or one of restic's backends
+# (sftp:, rest:, s3:, b2:, azure:, gs:, swift:, rclone:); the password is an op:// reference.
+RESTIC_REPOSITORY_RE = re.compile(r"/[^\s,]{1,400}|(?:sftp|rest|s3|b2|azure|gs|swift|rclone):[^\s,]{1,400}", re.ASCII)
+BACKUP = {
+    "repository": F("str", example='"sftp:backup@nas.lan:/srv/restic/openclaw"', pattern=RESTIC_REPOSITORY_RE,
+                    what="a restic repository",
+                    fix="write an absolute path or <backend>:<location> (sftp:, rest:, s3:, b2:, azure:, gs:, swift:, "
+                        "rclone:) without spaces, for example sftp:backup@nas.lan:/srv/restic/openclaw"),
+    "password": F("str", secret=True),
+    "keep_daily": F("int", default=7, lo=0, hi=3660, why=" daily snapshots kept per gateway"),
+    "keep_weekly": F("int", default=4, lo=0, hi=520, why=" weekly snapshots kept per gateway"),
+    "keep_monthly": F("int", default=6, lo=0, hi=1200, why=" monthly snapshots kept per gateway"),
+    # `restic check` runs when the last one is older than this (0: every backup run).
+    "check_every_days": F("int", default=7, lo=0, hi=365, why=" days between two `restic check` runs"),
+    # Part of the pack files `restic check --read-data-subset` reads on each check (0: structure only).
+    "check_read_data_percent": F("int", default=0, lo=0, hi=100, why=" %"),
+}
 MODEL_SPEC = {
     "openclaw_version": F("str", required=True, example='"2026.9.6"'),
     "farm_gateways": F("list", required=True, elements=F("dict", fields=GATEWAY)),
@@ -361,6 +380,7 @@ MODEL_SPEC = {
     "farm_bus": F("dict", fields=BUS, default={}),
     "farm_health": F("dict", fields=HEALTH, default={}),
     "farm_alerts": F("dict", fields=ALERTS, default={}),
+    "farm_backup": F("dict", fields=BACKUP, default={}),
 }
 
 KIND_WORDS = {"str": "a string", "int": "a whole number", "num": "a number", "bool": "true or false", "list": "a list",
@@ -908,9 +928,9 @@ def validate(model, inventory_hosts=None, var_names=None):
     variables the play defines, so a misspelt farm_* variable is reported."""
     problems = Problems()
     if not isinstance(model, dict):
-        # farm_bus, farm_health and farm_alerts are optional and left out of this sentence (it names what every
-        # model has).
-        problems.add("", f"the model must be a mapping of {', '.join(TOP_LEVEL[:-3])}, got {_describe(model)}",
+        # farm_bus, farm_health, farm_alerts and farm_backup are optional and left out of this sentence (it
+        # names what every model has).
+        problems.add("", f"the model must be a mapping of {', '.join(TOP_LEVEL[:-4])}, got {_describe(model)}",
                      "pass the farm variables as one mapping")
         return problems.items
     data = data_problems(model)

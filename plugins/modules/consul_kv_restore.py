@@ -1,0 +1,96 @@
+#!/usr/bin/python
+# Copyright: octant.openclaw contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: consul_kv_restore
+short_description: Put a backed-up openclaw/ KV tree back without overwriting or redelivering anything
+version_added: 0.1.0
+description:
+  - Takes the export C(playbooks/backup.yml) writes (C(consul-kv.json)) and creates every key of it that is gone
+    now, each with check-and-set 0, so nothing written since is overwritten.
+  - Bus messages the recipient already processed (at or below its high-water mark for the sender, or with a
+    messageId the mark remembers) are not put back, so a restore never delivers a message twice. The registry's
+    gateway keys (held by the bus processes' sessions) and C(openclaw/backup/) are never restored.
+author:
+  - octant.openclaw contributors (@octant)
+extends_documentation_fragment:
+  - octant.openclaw.consul
+  - octant.openclaw.consul.attributes
+attributes:
+  check_mode:
+    details: Reads only and reports the keys it would create.
+  diff_mode:
+    details: None.
+options:
+  export:
+    description: "The export, C({prefix: openclaw/, tree: {relative key: text value}})."
+    type: dict
+    required: true
+notes:
+  - Needs C(key_prefix "openclaw/" { policy = "write" }).
+"""
+
+EXAMPLES = r"""
+- name: Restore the registry and the undelivered bus messages
+  octant.openclaw.consul_kv_restore:
+    export: "{{ lookup('ansible.builtin.file', 'consul-kv.json') | from_json }}"
+"""
+
+RETURN = r"""
+restored:
+  description: Keys created (or in check mode to be created), relative to the prefix.
+  returned: always
+  type: list
+  elements: str
+delivered:
+  description: Bus messages of the export left out because their recipient had processed them.
+  returned: always
+  type: list
+  elements: str
+skipped:
+  description: Keys left out by rule (live registry gateway keys, the backup's bookkeeping).
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  # noqa: E402
+    ConsulApi,
+    consul_argument_spec,
+    require_libraries,
+)
+from ansible_collections.octant.openclaw.plugins.module_utils.consul_kv import display  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils.kv_restore import plan  # noqa: E402
+
+
+def main():
+    spec = consul_argument_spec()
+    spec.update(export={"type": "dict", "required": True})
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    require_libraries(module)
+    export = module.params["export"]
+    prefix = export.get("prefix")
+    tree = export.get("tree")
+    if prefix != "openclaw/" or not isinstance(tree, dict):
+        module.fail_json(msg="export: not an export of playbooks/backup.yml "
+                             "(expected {prefix: openclaw/, tree: {...}})")
+    try:
+        api = ConsulApi(module.params)
+        current = {entry["Key"][len(prefix):]: display(entry["Value"]) for entry in api.kv_get_tree(prefix)}
+        writes, delivered, skipped = plan({str(k): str(v) for k, v in tree.items()}, current)
+        restored = []
+        for key, value in writes.items():
+            if module.check_mode or api.kv_put(prefix + key, value.encode("utf-8"), cas=0):
+                restored.append(key)
+    except ServiceError as err:
+        module.fail_json(msg=err.message)
+    module.exit_json(changed=bool(restored), restored=restored, delivered=delivered, skipped=skipped)
+
+
+if __name__ == "__main__":
+    main()
