@@ -423,10 +423,11 @@ class Mac:
             path.chmod(0o755)
         self.lmstudio = LmStudio()
         self.port = free_port()
+        # every host a local connection: the preflight's host check (preflight_check_hosts) reaches them all
+        here = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
         (base / "inventory" / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {
-            "homelab": {"hosts": {"jerry": None, "bobby": None, "billy": None}},
-            "workstations": {"hosts": {"macbook": {"ansible_connection": "local",
-                                                   "ansible_python_interpreter": sys.executable}}}}}}))
+            "homelab": {"hosts": {"jerry": dict(here), "bobby": dict(here), "billy": dict(here)}},
+            "workstations": {"hosts": {"macbook": dict(here)}}}}}))
         (base / "inventory" / "group_vars" / "all" / "farm.yml").write_text(
             yaml.safe_dump(model(self.lmstudio.port, self.port), allow_unicode=True, sort_keys=False))
         (base / "playbook.yml").write_text(PLAYBOOK)
