@@ -264,7 +264,8 @@ def test_the_watcher_is_a_task_of_the_bus_job(farm):
     assert (watch["Resources"]["CPU"], watch["Resources"]["MemoryMB"]) == (100, 128)
     # the watcher's variable is its own (task level): the bus task's variable holds none of it
     items = farm.nomad.get(f"/v1/var/{WATCH_VAR}").json()["Items"]
-    assert set(items) == {"BUS_WATCH_CONSUL_TOKEN", "OPENCLAW_ALERT_URLS"}
+    # with its token's accessor beside it (consul_acl_token reads the token by it instead of listing tokens)
+    assert set(items) == {"BUS_WATCH_CONSUL_TOKEN", "BUS_WATCH_CONSUL_TOKEN_ACCESSOR", "OPENCLAW_ALERT_URLS"}
     assert items["OPENCLAW_ALERT_URLS"] == ALERT_URLS
     bus_items = farm.nomad.get(f"/v1/var/{BUS_VAR}").json()["Items"]
     assert not {"BUS_WATCH_CONSUL_TOKEN", "OPENCLAW_ALERT_URLS"} & set(bus_items)
