@@ -78,11 +78,13 @@ def test_metrics_parse_and_match_the_bus_counts_after_a_run(node):
     jerry = node.service.buses["jerry"]
     for n in range(MESSAGES):
         jerry.send("bobby", text=f"message {n}")
-    assert node.gateway.wait_for(MESSAGES, 60), len(node.gateway.handoffs)
+    # Generous waits: the run takes seconds alone, minutes on a loaded CI machine; no timing is asserted.
+    assert node.gateway.wait_for(MESSAGES, 300), len(node.gateway.handoffs)
     relay = node.relay.agent_relays[0]
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while relay.stats["acked"] < MESSAGES and time.monotonic() < deadline:
         time.sleep(0.1)
+    assert relay.stats["acked"] == MESSAGES, relay.stats
     families, samples = scrape(node)
     main_bobby = {"gateway": "main", "agent": "bobby"}
     # the families' sample names carry _total for counters

@@ -102,7 +102,10 @@ def test_the_watchers_metrics_follow_the_lock_and_count_what_the_owner_received(
     assert {node: total(s, "openclaw_watch_leader") for node, s in scraped.items()} == {
         node: 1 if node == leader else 0 for node in NODES}
 
-    admin.node("billy", False)
+    # A node other than the leader's goes down: the leader's own session dies with its node,
+    # and the lock (with the count) would move to another watcher.
+    down = next(node for node in NODES if node != leader)
+    admin.node(down, False)
     assert len(receiver.wait_for(1, GRACE + 10)) == 1
     time.sleep(0.5)  # the record is marked notified right after the send
     scraped = {node: scrape(url) for node, url in watchers.metrics.items()}
@@ -113,7 +116,7 @@ def test_the_watchers_metrics_follow_the_lock_and_count_what_the_owner_received(
     assert sum(total(s, "openclaw_watch_incidents") for s in everyone) == 1, "only the leader reports incidents"
     assert total(scraped[leader], "openclaw_watch_critical_checks") >= 1
 
-    admin.node("billy", True)
+    admin.node(down, True)
     received = receiver.wait_for(2, GRACE + 10)
     assert [m["type"] for m in received] == ["failure", "success"]
     time.sleep(0.5)
