@@ -2,21 +2,13 @@
 # Copyright: octant.openclaw contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """openclaw-bus reliability, counted message by message on the lab simulator (ACLs on), with real
-`openclaw-bus serve` processes relaying to stand-in gateways (tools/testsupport/reliability.py has the scenarios):
+`openclaw-bus serve` processes relaying to stand-in gateways:
 
     .venv/bin/python benchmarks/bus_reliability.py [--messages 1000] [--outage 10] [--json]
 
-1. crash: a backlog of N messages; the relay process is SIGKILLed twice, each time while the agent is
-   working on a hand-off (the worst moment: the relay cannot know whether the agent saw it), and
-   restarted on the same state dir. Every message must be handed over; a message may reach the agent
-   twice only when a kill interrupted that very hand-off, and then the repeat says "possible
-   duplicate". The agent answers every message: each reply must reach the sender exactly once.
-2. consul-outage: 4 senders, N messages at a steady rate; Consul goes down for 10 s once half are
-   queued. A send gets BusUnavailable and is retried with the same message_id (the bus's idempotency
-   key). Every send that returned must be delivered, none silently twice, in per-sender order.
-3. gateway-outage: three agents, two gateways (a and b on one, c alone); c's stand-in gateway refuses
-   connections while a and b exchange N/2 messages and write N/2 to c. c's messages wait; the others'
-   are handed over during the outage; after it returns all are delivered, in per-sender order.
+Runs the three scenarios of tools/testsupport/reliability.py, which says what each does and counts:
+crash (the relay SIGKILLed twice mid hand-off), consul-outage (Consul down while 4 senders send) and
+gateway-outage (one agent's gateway refuses connections).
 
 Prints a table of counts and the wall time per scenario; exit status 1 when a message is lost or is
 handed over twice without the mark, or another count does not add up. tests/bus runs the same
