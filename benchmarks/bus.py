@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from openclaw_bus.bench import Bench, Thresholds  # noqa: E402
-from tests.labclient import LabAdmin, LabProcess  # noqa: E402
+from tools.testsupport.labclient import LabAdmin, LabProcess  # noqa: E402
 
 TOKEN = "2c9e4b1d-7a3f-4e6b-8d5c-0f1e2a3b4c5d"
 

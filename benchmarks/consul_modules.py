@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "collections")]
 
-from tests.labclient import LabAdmin, LabProcess, run_module  # noqa: E402
+from tools.testsupport.labclient import LabAdmin, LabProcess, run_module  # noqa: E402
 
 TOKEN = "5b0e7c1a-2f4d-4e8b-9a6c-3d1f0e2b7a94"
 

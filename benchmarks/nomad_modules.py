@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "collections")]
 
-from tests.labclient import LabAdmin, LabProcess, run_module  # noqa: E402
+from tools.testsupport.labclient import LabAdmin, LabProcess, run_module  # noqa: E402
 
 TOKEN = "b7d2e4c1-8f3a-4b6e-9c0d-1a2b3c4d5e6f"
 

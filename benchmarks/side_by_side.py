@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.labclient import Api, LabAdmin, LabProcess  # noqa: E402
+from tools.testsupport.labclient import Api, LabAdmin, LabProcess  # noqa: E402
 
 ANSIBLE_VERSION = "12.3.0"  # community.general 11.x, on ansible-core 2.19 like this collection's CI
 PY_CONSUL_VERSION = "1.8.0"

@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
-from tests.bus.watchlab import Receiver, Watchers  # noqa: E402
-from tests.labclient import Api, LabAdmin, LabProcess  # noqa: E402
+from tools.testsupport.labclient import Api, LabAdmin, LabProcess  # noqa: E402
+from tools.testsupport.watchlab import Receiver, Watchers  # noqa: E402
 
 TOKEN = "5e2b9c1d-8a7f-4e3b-b6d0-2c9a1f4e7b38"
 NODES = ("jerry", "bobby", "billy")

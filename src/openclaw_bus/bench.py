@@ -5,7 +5,7 @@
 Phases (all under a throwaway prefix `openclaw-bench/<run>/`, deleted at the end):
 - economy: requests per message for batches of 1, 10 and 100 (send, one consumer's receive + ack);
 - latency: N messages at a steady rate from one sender, handed over by a real relay to a local
-  stand-in gateway (FakeGateway, answering NO_REPLY so it measures the bus, not a model):
+  stand-in gateway (sink.GatewaySink, answering NO_REPLY so it measures the bus, not a model):
   latency from the send call to the hand-off, p50/p90/p99/max, delivery ratio, requests per message;
 - throughput: K concurrent senders as fast as they can into one relayed inbox;
 - baseline: the seed's design, an agent polling its inbox every `poll_interval` seconds (5 s), on a
@@ -27,9 +27,9 @@ import requests
 
 from .consul import Consul
 from .envelope import Layout
-from .fakegateway import FakeGateway
 from .mailbox import AgentBus
 from .relay import AgentRelay, ChatCompletionsTarget, Relay
+from .sink import GatewaySink
 
 
 @dataclass
@@ -156,7 +156,7 @@ class Bench:
         return bus, Relay([relay]).start()
 
     def latency(self, messages=1000, rate=200.0, timeout=60.0):
-        with FakeGateway(token="bench", answer="NO_REPLY") as gateway:
+        with GatewaySink(token="bench", answer="NO_REPLY") as gateway:
             receiver, relay = self._relayed("lat-r", gateway)
             sender = self._bus("lat-s")
             sender.send("lat-r", text="warm-up")
@@ -214,7 +214,7 @@ class Bench:
     def throughput(self, senders=4, messages=1000, timeout=60.0):
         per_sender = max(messages // senders, 1)
         total = per_sender * senders
-        with FakeGateway(token="bench", answer="NO_REPLY") as gateway:
+        with GatewaySink(token="bench", answer="NO_REPLY") as gateway:
             receiver, relay = self._relayed("tp-r", gateway)
             buses = [self._bus(f"tp-s{i}") for i in range(senders)]
             for bus in buses:

@@ -7,23 +7,12 @@ tests runs with the acting agent's token, never the management token."""
 
 from __future__ import annotations
 
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT / "src") not in sys.path:
-    sys.path.insert(0, str(ROOT / "src"))
-
-from openclaw_bus import policies  # noqa: E402
-from openclaw_bus.consul import Consul  # noqa: E402
-from openclaw_bus.envelope import Layout  # noqa: E402
-from openclaw_bus.mailbox import AgentBus  # noqa: E402
-from tests.labclient import LabAdmin, LabProcess  # noqa: E402
-
-MANAGEMENT_TOKEN = "7d3c1e9a-5b2f-4a8e-9c6d-1f0e2b3a4c5d"
+from tools.testsupport.busfarm import MANAGEMENT_TOKEN, Farm
+from tools.testsupport.labclient import LabAdmin, LabProcess
 
 
 @pytest.fixture(scope="session")
@@ -58,48 +47,6 @@ def lab(lab_process):
 @pytest.fixture
 def clock_lab(clock_lab_process):
     yield from _admin(clock_lab_process)
-
-
-class Farm:
-    """A test's slice of the cluster: its own layout, agents with generated policies and tokens."""
-
-    def __init__(self, lab_process, name):
-        self.address = lab_process.consul_addr
-        self.layout = Layout(f"{name}/bus", f"{name}/registry")
-        self.management = Consul(self.address, MANAGEMENT_TOKEN)
-        self.tokens = {}
-        self.gateway_tokens = {}
-        self.generated = None
-        self.clients = []
-
-    def setup(self, model, replies=True):
-        """Create a policy and a token per agent and per gateway from the model; returns the tokens."""
-        self.generated = policies.generate(model, self.layout, replies=replies)
-        suffix = self.layout.bus_root.split("/")[0]
-        for agent_id, spec in self.generated["agents"].items():
-            name = f"{spec['name']}-{suffix}"
-            self.management.acl_policy_upsert(name, spec["rules"])
-            self.tokens[agent_id] = self.management.acl_token_create([name], f"bus agent {agent_id}")["SecretID"]
-        for gateway, spec in self.generated["gateways"].items():
-            name = f"{spec['name']}-{suffix}"
-            self.management.acl_policy_upsert(name, spec["rules"])
-            self.gateway_tokens[gateway] = self.management.acl_token_create([name], f"bus gw {gateway}")["SecretID"]
-        return self.tokens
-
-    def consul(self, agent=None, gateway=None, token=None):
-        if token is None:
-            token = self.gateway_tokens[gateway] if gateway else self.tokens[agent]
-        client = Consul(self.address, token)
-        self.clients.append(client)
-        return client
-
-    def bus(self, agent, **kwargs):
-        return AgentBus(self.consul(agent), agent, gateway=kwargs.pop("gateway", "main"), layout=self.layout,
-                        **kwargs)
-
-    def close(self):
-        for client in self.clients:
-            client.close()
 
 
 @pytest.fixture

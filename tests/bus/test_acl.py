@@ -86,7 +86,7 @@ def test_replies_follow_the_reverse_of_may_message(farm):
 
 
 def test_without_replies_the_reverse_direction_is_denied(lab_process):
-    from .conftest import Farm
+    from tools.testsupport.busfarm import Farm
 
     farm = Farm(lab_process, f"t{uuid.uuid4().hex[:10]}")
     try:

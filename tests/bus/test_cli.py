@@ -21,9 +21,11 @@ from mcp.client.streamable_http import streamable_http_client
 
 from openclaw_bus.cli import main
 from openclaw_bus.registry import read_registry
-from tests.labclient import free_port
+from tools.testsupport import ROOT
+from tools.testsupport.busfarm import MANAGEMENT_TOKEN
+from tools.testsupport.labclient import free_port
 
-from .conftest import MANAGEMENT_TOKEN, ROOT, simple_model
+from .conftest import simple_model
 
 
 def run_cli(capsys, *argv, env=None):

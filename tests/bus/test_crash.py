@@ -9,7 +9,7 @@ holds a hand-off open, so the expected counts are exact, not bounds."""
 
 from __future__ import annotations
 
-from benchmarks.bus_reliability import crash
+from tools.testsupport.reliability import crash
 
 MESSAGES = 300
 

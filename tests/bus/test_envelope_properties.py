@@ -33,10 +33,10 @@ from openclaw_bus.envelope import (
     new_envelope,
     parse_envelope,
 )
-from openclaw_bus.fakegateway import FakeGateway
 from openclaw_bus.mailbox import HighWaterMarks, Inbox, Malformed, Message
 from openclaw_bus.relay import AgentRelay, ChatCompletionsTarget, render
 from tools.lab_simulator.consul.kv import _validate_key
+from tools.testsupport.standins import FakeGateway
 
 from .conftest import simple_model
 

@@ -12,9 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from benchmarks.bus_reliability import consul_outage
 from openclaw_bus.consul import Consul
 from openclaw_bus.mailbox import AgentBus, BusUnavailable
+from tools.testsupport.reliability import consul_outage
 
 from .conftest import simple_model
 

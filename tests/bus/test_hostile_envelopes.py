@@ -15,9 +15,9 @@ import pytest
 
 from openclaw_bus import config as bus_config
 from openclaw_bus.envelope import new_envelope
-from openclaw_bus.fakegateway import FakeGateway
 from openclaw_bus.mcp_server import BusService
 from openclaw_bus.relay import AgentRelay, ChatCompletionsTarget
+from tools.testsupport.standins import FakeGateway
 
 from .conftest import simple_model
 

@@ -15,10 +15,10 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from openclaw_bus import config as bus_config
-from openclaw_bus.fakegateway import FakeGateway
 from openclaw_bus.node import Node
 from openclaw_bus.relay import AgentRelay, ChatCompletionsTarget, Relay
-from tests.labclient import free_port
+from tools.testsupport.labclient import free_port
+from tools.testsupport.standins import FakeGateway
 
 MODEL = {
     "agents": [
@@ -34,7 +34,7 @@ TOKENS = {"jerry": "mcp-token-jerry", "billy": "mcp-token-billy"}
 
 @pytest.fixture(scope="module")
 def farm(lab_process):
-    from .conftest import Farm
+    from tools.testsupport.busfarm import Farm
 
     value = Farm(lab_process, f"t{uuid.uuid4().hex[:10]}")
     yield value

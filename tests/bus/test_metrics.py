@@ -16,10 +16,10 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from openclaw_bus import config as bus_config
-from openclaw_bus.fakegateway import FakeGateway
 from openclaw_bus.metrics import METRIC_NAMES
 from openclaw_bus.node import Node
-from tests.labclient import free_port
+from tools.testsupport.labclient import free_port
+from tools.testsupport.standins import FakeGateway
 
 MESSAGES = 1000  # the figure: counters equal the bus's own counts after 1,000 messages
 MODEL = {"agents": [{"id": "jerry", "gateway": "main", "capabilities": ["hub"], "may_message": ["bobby"]},
@@ -29,7 +29,7 @@ MODEL = {"agents": [{"id": "jerry", "gateway": "main", "capabilities": ["hub"], 
 
 @pytest.fixture
 def node(lab_process):
-    from .conftest import Farm
+    from tools.testsupport.busfarm import Farm
 
     farm = Farm(lab_process, f"t{uuid.uuid4().hex[:10]}")
     farm.setup(MODEL, replies=False)

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from openclaw_bus.envelope import reply_id
-from openclaw_bus.fakegateway import FakeGateway
 from openclaw_bus.relay import AgentRelay, ChatCompletionsTarget, Journal, Relay
+from tools.testsupport.standins import FakeGateway
 
 from .conftest import count, simple_model
 
@@ -207,7 +207,7 @@ def test_a_refused_connection_is_not_a_possible_duplicate(trio, gateway, tmp_pat
 def test_one_gateway_down_its_messages_wait_while_the_others_talk(farm, tmp_path):
     """benchmarks/bus_reliability.py's gateway-outage at CI size, with real `openclaw-bus serve` processes:
     go-c's gateway refuses connections while go-a and go-b exchange messages and also write to go-c."""
-    from benchmarks.bus_reliability import gateway_outage
+    from tools.testsupport.reliability import gateway_outage
 
     result = gateway_outage(farm, tmp_path, messages=80, rate=200.0, timeout=60)
     assert result["problems"] == []

@@ -16,9 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from openclaw_bus.metrics import WATCH_METRIC_NAMES
 from openclaw_bus.watch import incidents_from
-from tests.bus.conftest import MANAGEMENT_TOKEN
-from tests.bus.watchlab import Receiver, Watchers
-from tests.labclient import Api, LabAdmin, LabProcess
+from tools.testsupport.busfarm import MANAGEMENT_TOKEN
+from tools.testsupport.labclient import Api, LabAdmin, LabProcess
+from tools.testsupport.watchlab import Receiver, Watchers
 
 GRACE = 3.0
 NODES = ("jerry", "bobby", "billy")

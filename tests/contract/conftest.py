@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from tests.labclient import Api, LabAdmin, LabProcess, live_mode
+from tools.testsupport.labclient import Api, LabAdmin, LabProcess, live_mode
 
 ACL_MANAGEMENT_TOKEN = "3f1e0c52-9b7a-4c1e-8d2f-6a5b4c3d2e1f"
 

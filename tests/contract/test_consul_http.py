@@ -5,7 +5,7 @@ import os
 import pytest
 import requests
 
-from tests.labclient import LabProcess, live_mode
+from tools.testsupport.labclient import LabProcess, live_mode
 
 acls_off = pytest.mark.skipif(live_mode() and os.environ.get("OCTANT_LIVE_ACL") == "1",
                               reason="the live cluster has ACLs enabled")

@@ -18,7 +18,7 @@ from tests.contract.test_nomad_helpers import (
     register,
     wait_for,
 )
-from tests.labclient import LABSIM
+from tools.testsupport.labclient import LABSIM
 
 ESCAPE_HINT = 'escape it by starting with "$${" instead of just "${"'
 

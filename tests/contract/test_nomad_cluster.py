@@ -3,7 +3,7 @@
 import pytest
 
 from tests.contract.test_nomad_helpers import ready_node
-from tests.labclient import Api, LabProcess
+from tools.testsupport.labclient import Api, LabProcess
 
 
 def test_nodes_list_stubs_with_podman_driver(nomad):

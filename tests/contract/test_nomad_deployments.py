@@ -20,7 +20,7 @@ from tests.contract.test_nomad_helpers import (
     running_allocs,
     wait_for,
 )
-from tests.labclient import LabAdmin
+from tools.testsupport.labclient import LabAdmin
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from tests.labclient import LabAdmin, live_mode
+from tools.testsupport.labclient import LabAdmin, live_mode
 
 LIVE = live_mode()
 TIMEOUT = 240 if LIVE else 20

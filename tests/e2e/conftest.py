@@ -44,11 +44,10 @@ from ansible_collections.octant.openclaw.plugins.filter.openclaw import (
 )
 from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
 
-from tests.e2e.scripted_backend import Reply, ScriptedBackend, text_of, tool_names
-
 # the real gateway: the same install check, constants and lock-file cleanup as the config tests
 from tests.integration.test_openclaw_config import LOCKS, VERSION, _remove_new_locks, openclaw  # noqa: F401 (fixture)
-from tests.labclient import LabProcess, free_port, run_module
+from tools.testsupport.labclient import LabProcess, free_port, run_module
+from tools.testsupport.standins import Reply, ScriptedBackend, text_of, tool_names
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT / "src") not in sys.path:

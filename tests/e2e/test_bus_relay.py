@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import ASK, RELAYED, SAY_NO_REPLY, model_id, user_texts
-from tests.e2e.scripted_backend import text_of, tool_names
+from tools.testsupport.standins import text_of, tool_names
 
 BUS_TOOLS = {"send_message", "check_inbox", "ack", "list_agents", "agent_status"}
 TURN_TIMEOUT = 120

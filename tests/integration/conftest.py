@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.labclient import Api, LabAdmin, LabProcess, live_mode, run_module  # noqa: F401 (re-exported)
+from tools.testsupport.labclient import Api, LabAdmin, LabProcess, live_mode, run_module  # noqa: F401 (re-exported)
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -52,6 +52,23 @@ def lab(labsim):
     yield admin
     admin.clear_faults()
     admin.latency(0)
+
+
+def own_lab(token):
+    """Module-scoped fixtures `lab` (a simulator of the module's own, ACLs on with `token`) and `admin` (its
+    admin API), for modules that talk to the simulator itself rather than through `labsim` and `cluster`:
+    `lab, admin = own_lab(TOKEN)`."""
+
+    @pytest.fixture(scope="module")
+    def lab():
+        with LabProcess(acl_token=token) as process:
+            yield process
+
+    @pytest.fixture(scope="module")
+    def admin(lab):
+        return LabAdmin(lab.admin_addr)
+
+    return lab, admin
 
 
 def run_playbook(playbook, *args, inventory="inventory/lab", env=None, check=True):

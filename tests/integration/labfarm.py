@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from tests.integration.test_onepassword_playbook import FAKE, SITECUSTOMIZE
-from tests.labclient import Api, LabAdmin, LabProcess
+from tools.testsupport.labclient import Api, LabAdmin, LabProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

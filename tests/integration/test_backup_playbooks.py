@@ -21,7 +21,7 @@ import yaml
 
 from tests.integration.labfarm import Farm
 from tests.integration.test_phase_playbooks import OP_TOKEN, SECRETS
-from tests.labclient import live_mode
+from tools.testsupport.labclient import live_mode
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.labfarm import Farm, Run
-from tests.labclient import live_mode
+from tools.testsupport.labclient import live_mode
 
 pytestmark = pytest.mark.skipif(live_mode(), reason="runs the farm against the lab simulator only")
 

@@ -16,8 +16,8 @@ import yaml
 
 from tests.integration.labfarm import Farm
 from tests.integration.test_phase_playbooks import ACL, OP_TOKEN, SECRETS
-from tests.labclient import live_mode
 from tools.lab_simulator.clientcheck import ClientCheck
+from tools.testsupport.labclient import live_mode
 
 pytestmark = [pytest.mark.skipif(live_mode(), reason="the client check is the lab simulator's"), pytest.mark.slow]
 

@@ -323,7 +323,7 @@ def test_unknown_token(cluster, prefix):
 
 
 def test_connection_refused(cluster, prefix):
-    from tests.labclient import free_port
+    from tools.testsupport.labclient import free_port
 
     address = f"http://127.0.0.1:{free_port()}"
     result = run_tree(cluster, prefix, {"a": "1"}, consul_address=address)

@@ -15,7 +15,7 @@ import pytest
 
 from tests.integration.test_phase4 import Phase4Farm, phase4_model, sha
 from tests.integration.test_phase_playbooks import ACL, OP_TOKEN, SECRETS
-from tests.labclient import live_mode
+from tools.testsupport.labclient import live_mode
 
 pytestmark = pytest.mark.skipif(live_mode(), reason="edits files on the lab's hosts")
 

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.test_openclaw_config import dummy_env, openclaw, run_openclaw  # noqa: F401 (fixture)
-from tests.labclient import Api, LabAdmin, LabProcess
+from tools.testsupport.labclient import Api, LabAdmin, LabProcess
 
 EXAMPLES = 400
 CLI_CONFIGS = 4

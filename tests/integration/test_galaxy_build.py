@@ -17,7 +17,7 @@ import pytest
 
 from tests.integration.conftest import fresh_env
 from tests.integration.test_bus_role import BusFarm
-from tests.labclient import live_mode
+from tools.testsupport.labclient import live_mode
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """playbooks/health.yml on the lab: the phase 4 example farm (3 gateways, 7 agents, the bus on) deployed by
 phase 2, then what the Nomad clients and the bus processes would add: each gateway's Consul service with its
-two checks at the address of a stand-in gateway (fakegateway, answering /healthz), each gateway's bus
+two checks at the address of a stand-in gateway (testsupport's FakeGateway, answering /healthz), each gateway's bus
 presence in the registry (GatewayPresence, as `openclaw-bus serve` holds it) and bobby's linked WhatsApp
 session. Healthy: exit 0 with the table. Then one allocation failed (a lab fault), one check critical, one
 inbox over its backlog threshold and one relay absent: exit non-zero naming each with its threshold. Both
@@ -22,12 +22,12 @@ if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
 from openclaw_bus.consul import Consul  # noqa: E402
-from openclaw_bus.fakegateway import FakeGateway  # noqa: E402
 from openclaw_bus.mailbox import AgentBus  # noqa: E402
 from openclaw_bus.registry import GatewayPresence  # noqa: E402
 from tests.integration.test_phase4 import EXAMPLE, NODES, Phase4Farm, phase4_model  # noqa: E402
 from tests.integration.test_phase_playbooks import ACL, OP_TOKEN, SECRETS  # noqa: E402
-from tests.labclient import live_mode  # noqa: E402
+from tools.testsupport.labclient import live_mode  # noqa: E402
+from tools.testsupport.standins import FakeGateway  # noqa: E402
 
 pytestmark = pytest.mark.skipif(live_mode(), reason="stands in for the Nomad clients and bus processes of the lab")
 

@@ -12,7 +12,8 @@ import socket
 import pytest
 
 from tests.contract.test_nomad_helpers import make_job
-from tests.labclient import Api, LabAdmin, LabProcess
+from tests.integration.conftest import own_lab
+from tools.testsupport.labclient import Api
 
 TOKEN = "0d6a6e1c-7b7e-4c55-9a57-1f0b0e4c6a11"
 # Every admin endpoint that takes a body, and a good body for it.
@@ -45,15 +46,7 @@ BAD_VALUES = {
 }
 
 
-@pytest.fixture(scope="module")
-def lab():
-    with LabProcess(acl_token=TOKEN) as process:
-        yield process
-
-
-@pytest.fixture(scope="module")
-def admin(lab):
-    return LabAdmin(lab.admin_addr)
+lab, admin = own_lab(TOKEN)
 
 
 def raw_post(address, path, data):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.labclient import LabAdmin, LabProcess, free_port, live_mode
+from tools.testsupport.labclient import LabAdmin, LabProcess, free_port, live_mode
 
 pytestmark = pytest.mark.skipif(live_mode(), reason="runs the lab simulator")
 

@@ -49,7 +49,7 @@ import yaml
 
 from tests.integration.test_onepassword_playbook import FAKE, SITECUSTOMIZE
 from tests.integration.test_openclaw_config import LOCKS, OPENCLAW, VERSION, _remove_new_locks
-from tests.labclient import free_port
+from tools.testsupport.labclient import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -14,7 +14,7 @@ import pytest
 from ansible_collections.octant.openclaw.plugins.module_utils import nomad as nomad_utils
 
 from tests.integration.conftest import run_module
-from tests.labclient import LabAdmin, free_port
+from tools.testsupport.labclient import LabAdmin, free_port
 
 ENV_SECRET = "env-secret-value-9Qf3xK"
 IMAGE_1 = "docker.io/library/busybox:1.36"

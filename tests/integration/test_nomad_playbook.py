@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from tests.integration.conftest import run_playbook
-from tests.labclient import LabAdmin
+from tools.testsupport.labclient import LabAdmin
 
 SECRET_TOKEN = "gw-token-Playbook-Tq83nZ"
 SECRET_KEY = "sk-ant-Playbook-Mm27vR"

@@ -10,7 +10,7 @@ import pytest
 from ansible_collections.octant.openclaw.plugins.module_utils import nomad as nomad_utils
 
 from tests.integration.conftest import run_module
-from tests.labclient import LabAdmin
+from tools.testsupport.labclient import LabAdmin
 
 SECRET_1 = "sk-ant-Integration-7Hq2"
 SECRET_2 = "discord-Integration-Lw9c"

@@ -23,7 +23,7 @@ import yaml
 
 from tests.integration.labfarm import Farm
 from tests.integration.test_phase_playbooks import ACL, OP_TOKEN, SECRETS
-from tests.labclient import live_mode
+from tools.testsupport.labclient import live_mode
 
 pytestmark = pytest.mark.skipif(live_mode(), reason="moves data on the lab's hosts only")
 

@@ -22,7 +22,7 @@ import pytest
 
 from tests.integration.test_phase4 import Phase4Farm, running_farm, tree
 from tests.integration.test_phase_playbooks import ACL, OP_TOKEN, SECRETS
-from tests.labclient import live_mode
+from tools.testsupport.labclient import live_mode
 
 pytestmark = [pytest.mark.skipif(live_mode(), reason="moves data on the lab's hosts only"), pytest.mark.slow]
 

@@ -29,7 +29,7 @@ import pytest
 
 from tests.integration.labfarm import Farm
 from tests.integration.test_job_templates import SCRIPT, hcl_template_sequences, hcl_unescape, strings
-from tests.labclient import free_port, live_mode
+from tools.testsupport.labclient import free_port, live_mode
 
 pytestmark = pytest.mark.skipif(live_mode(), reason="runs the farm against the lab simulator only")
 

@@ -26,7 +26,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.labclient import Api, LabAdmin, LabProcess, free_port
+from tests.integration.conftest import own_lab
+from tools.testsupport.labclient import Api, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -199,15 +200,7 @@ class LiteLLMStub:
         self.server.server_close()
 
 
-@pytest.fixture(scope="module")
-def lab():
-    with LabProcess(acl_token=TOKEN) as process:
-        yield process
-
-
-@pytest.fixture(scope="module")
-def admin(lab):
-    return LabAdmin(lab.admin_addr)
+lab, admin = own_lab(TOKEN)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests.integration.test_preflight import BASE, MARKER, TOKEN, run_preflight, writes
-from tests.labclient import LabAdmin, LabProcess
+from tools.testsupport.labclient import LabAdmin, LabProcess
 
 SECRET = "sk-live-0123456789abcdef"  # stands for a secret pasted into the model; must never be echoed
 

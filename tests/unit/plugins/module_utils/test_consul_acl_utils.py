@@ -11,7 +11,7 @@ import json
 import pytest
 from ansible_collections.octant.openclaw.plugins.module_utils import consul_acl as acl
 from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
-from ansible_collections.octant.openclaw.tests.unit.plugins.module_utils.test_consul_fakes import (
+from ansible_collections.octant.openclaw.tests.unit.plugins.consul_fake import (
     FakeConsul,
     FakeNomad,
 )

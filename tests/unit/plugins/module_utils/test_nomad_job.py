@@ -16,7 +16,7 @@ from ansible_collections.octant.openclaw.plugins.module_utils.nomad_job import (
     normalize_job,
 )
 from ansible_collections.octant.openclaw.plugins.module_utils.nomad_wait import WaitError
-from ansible_collections.octant.openclaw.tests.unit.plugins.module_utils.test_nomad_fakes import (
+from ansible_collections.octant.openclaw.tests.unit.plugins.nomad_fake import (
     IMAGE_CHANGE,
     FakeNomad,
     deployment,

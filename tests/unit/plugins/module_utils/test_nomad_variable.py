@@ -16,7 +16,7 @@ from ansible_collections.octant.openclaw.plugins.module_utils.nomad_variable imp
     key_diff,
     validate_path,
 )
-from ansible_collections.octant.openclaw.tests.unit.plugins.module_utils.test_nomad_fakes import FakeNomad
+from ansible_collections.octant.openclaw.tests.unit.plugins.nomad_fake import FakeNomad
 
 PATH = "nomad/jobs/web"
 S1, S2, S3 = "sk-ant-Unit1xQ", "tok-Unit2zR", "litellm-Unit3wP"

@@ -11,7 +11,7 @@ from ansible_collections.octant.openclaw.plugins.module_utils.nomad_wait import 
     deployment_summary,
     expects_deployment,
 )
-from ansible_collections.octant.openclaw.tests.unit.plugins.module_utils.test_nomad_fakes import (
+from ansible_collections.octant.openclaw.tests.unit.plugins.nomad_fake import (
     FakeNomad,
     deployment,
     web_job,

@@ -10,7 +10,7 @@ import json
 
 import pytest
 from ansible_collections.octant.openclaw.plugins.modules import consul_acl_token
-from ansible_collections.octant.openclaw.tests.unit.plugins.module_utils.test_consul_fakes import (
+from ansible_collections.octant.openclaw.tests.unit.plugins.consul_fake import (
     FakeConsul,
     FakeNomad,
 )

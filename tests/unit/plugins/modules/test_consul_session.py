@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from ansible_collections.octant.openclaw.plugins.modules import consul_session
-from ansible_collections.octant.openclaw.tests.unit.plugins.module_utils.test_consul_fakes import FakeConsul
+from ansible_collections.octant.openclaw.tests.unit.plugins.consul_fake import FakeConsul
 
 CONN = {"consul_address": "http://consul.test:8500", "consul_token": "session-module-token-11aa"}
 

@@ -10,7 +10,7 @@ import json
 import pytest
 from ansible_collections.octant.openclaw.plugins.module_utils.nomad import VariableConflictError
 from ansible_collections.octant.openclaw.plugins.modules import nomad_job, nomad_job_info, nomad_variable
-from ansible_collections.octant.openclaw.tests.unit.plugins.module_utils.test_nomad_fakes import (
+from ansible_collections.octant.openclaw.tests.unit.plugins.nomad_fake import (
     IMAGE_CHANGE,
     FakeNomad,
     job_changed_error,

@@ -15,9 +15,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.labclient import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from . import ROOT
+from .labclient import free_port
 
 
 class Receiver:

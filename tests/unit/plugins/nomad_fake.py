@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fakes shared by the Nomad unit tests (no tests here): a NomadApi stand-in with scripted
 replies that records every call, a fake clock, and plan/deployment builders in Nomad's shapes.
-Imported as ansible_collections.octant.openclaw.tests.unit.plugins.module_utils.test_nomad_fakes."""
+Imported as ansible_collections.octant.openclaw.tests.unit.plugins.nomad_fake."""
 
 from __future__ import annotations
 

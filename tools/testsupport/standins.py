@@ -1,14 +1,19 @@
 # Copyright: octant.openclaw contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A scripted OpenAI-compatible model backend for the real gateways of the e2e tests.
+"""Two OpenAI-compatible stand-ins on loopback, plain http.server in a thread.
 
-Plain http.server in a thread on 127.0.0.1: GET /v1/models and POST /v1/chat/completions, streamed
-(SSE chunks, which is what OpenClaw asks for) or not. Every request is recorded (path, headers that
-matter, JSON body) so a test can look at exactly what a gateway sent: the `tools` list, the messages.
+FakeGateway plays an OpenClaw gateway for the bus relay: the bench's GatewaySink (openclaw_bus.sink)
+plus what only tests need: answers that are a function of the request (one that raises plays a failed
+agent run: 500), a fixed error status, GET /healthz as OpenClaw answers it ({"ok": true, "status":
+"live"}; `healthy = False` makes it {"ok": false}), and down (connection refused) and back on the same
+port with stop() and start().
 
-Which agent a request is for is read from the `model` field: the farm model gives each agent its own
-model id of this provider (e.g. "jerry-model"), so no guessing from prompts. What the "model" answers
-is a script, a function of the request (see `Script`): the test supplies it."""
+ScriptedBackend is the model backend of the real gateways of the e2e tests: GET /v1/models and POST
+/v1/chat/completions, streamed (SSE chunks, which is what OpenClaw asks for) or not. Every request is
+recorded (path, headers that matter, JSON body) so a test can look at exactly what a gateway sent: the
+`tools` list, the messages. Which agent a request is for is read from the `model` field: the farm model
+gives each agent its own model id of this provider (e.g. "jerry-model"), so no guessing from prompts.
+What the "model" answers is a script, a function of the request (see `Script`): the test supplies it."""
 
 from __future__ import annotations
 
@@ -17,6 +22,35 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from openclaw_bus.sink import GatewaySink  # the package __init__ put src/ on sys.path
+
+
+class FakeGateway(GatewaySink):
+    def __init__(self, token="gateway-token", answer="NO_REPLY", host="127.0.0.1", port=0, status=200):
+        super().__init__(token, answer, host, port)
+        self.answer = answer  # str, or callable(agent_id, content, request_json) -> str
+        self.status = status  # answer with this HTTP status (e.g. 500) instead of a completion
+        self.healthy = True
+
+    def answer_get(self, path):
+        if path not in ("/healthz", "/health"):
+            return super().answer_get(path)
+        return 200, {"ok": True, "status": "live"} if self.healthy else {"ok": False, "status": "unhealthy"}
+
+    def answer_chat(self, record, body):
+        if self.status != 200:
+            return self.status, {"error": {"message": "agent run failed"}}
+        try:
+            answer = self.answer(record["agent"], record["content"], body) if callable(self.answer) else self.answer
+        except Exception as exc:  # an answer function that raises plays a failed agent run
+            return 500, {"error": {"message": f"agent run failed: {exc}"}}
+        self.record(record)
+        return 200, self.completion(body.get("model", ""), answer)
+
+    def message_ids(self):
+        with self.lock:
+            return [h["message_id"] for h in self.handoffs]
 
 
 class Reply:

@@ -3,7 +3,7 @@
 """Fakes shared by the Consul unit tests (no tests here): an in-memory stand-in for the
 ConsulApi methods the Consul modules call, recording every call, and a NomadApi stand-in for
 the variable calls consul_acl_token makes. Imported as
-ansible_collections.octant.openclaw.tests.unit.plugins.module_utils.test_consul_fakes."""
+ansible_collections.octant.openclaw.tests.unit.plugins.consul_fake."""
 
 from __future__ import annotations
 

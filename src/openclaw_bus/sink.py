@@ -1,11 +1,9 @@
 # Copyright: octant.openclaw contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A tiny OpenAI-compatible stand-in for an OpenClaw gateway's POST /v1/chat/completions, for the
-bench (it measures the bus, not a model) and for tests. It records every hand-off (time, agent,
-bus messageId, content), answers with a fixed text or a function of the request (one that raises
-plays a failed agent run: 500), checks the bearer
-token, answers GET /healthz as OpenClaw does ({"ok": true, "status": "live"}; `healthy = False` makes it
-{"ok": false}), and can be taken down (connection refused) and brought back on the same port."""
+"""The local gateway that `openclaw-bus bench` relays to: an OpenAI-compatible POST
+/v1/chat/completions on loopback that checks the bearer token, records every hand-off (time, agent,
+bus messageId, content, user) and answers a fixed text (NO_REPLY: the bench measures the bus, not a
+model). Tests extend it (tools/testsupport/standins.py) through `answer_get` and `answer_chat`."""
 
 from __future__ import annotations
 
@@ -15,14 +13,12 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-class FakeGateway:
-    def __init__(self, token="gateway-token", answer="NO_REPLY", host="127.0.0.1", port=0, status=200):
+class GatewaySink:
+    def __init__(self, token, answer="NO_REPLY", host="127.0.0.1", port=0):
         self.token = token
-        self.answer = answer  # str, or callable(agent_id, content, request_json) -> str
-        self.status = status  # answer with this HTTP status (e.g. 500) instead of a completion
+        self.answer = answer
         self.host = host
         self.port = port
-        self.healthy = True
         self.handoffs = []    # dicts: time, agent, message_id, content, user
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)
@@ -33,8 +29,28 @@ class FakeGateway:
     def url(self):
         return f"http://{self.host}:{self.port}"
 
+    # -- what it answers (status, JSON object) ---------------------------------------------------------------
+    def answer_get(self, path):
+        return 404, {"error": {"message": "not found"}}
+
+    def answer_chat(self, record, body):
+        """An authorised chat completion: `record` is the hand-off, `body` the request JSON."""
+        self.record(record)
+        return 200, self.completion(body.get("model", ""), self.answer)
+
+    def record(self, handoff):
+        with self.arrived:
+            self.handoffs.append(handoff)
+            self.arrived.notify_all()
+
+    @staticmethod
+    def completion(model, text):
+        return {"id": "chatcmpl-fake", "object": "chat.completion", "model": model,
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]}
+
+    # -- the server ------------------------------------------------------------------------------------------
     def start(self):
-        gateway = self
+        sink = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -44,17 +60,14 @@ class FakeGateway:
                 pass
 
             def do_GET(self):  # noqa: N802 - http.server's naming
-                if self.path not in ("/healthz", "/health"):
-                    return self._send(404, {"error": {"message": "not found"}})
-                return self._send(200, {"ok": True, "status": "live"} if gateway.healthy
-                                  else {"ok": False, "status": "unhealthy"})
+                return self._send(*sink.answer_get(self.path))
 
             def do_POST(self):  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 if self.path != "/v1/chat/completions":
                     return self._send(404, {"error": {"message": "not found"}})
-                if self.headers.get("Authorization") != f"Bearer {gateway.token}":
+                if self.headers.get("Authorization") != f"Bearer {sink.token}":
                     return self._send(401, {"error": {"message": "unauthorized"}})
                 body = json.loads(raw or b"{}")
                 model = body.get("model", "")
@@ -62,18 +75,7 @@ class FakeGateway:
                 content = (body.get("messages") or [{}])[-1].get("content", "")
                 record = {"time": time.time(), "agent": agent, "content": content, "user": body.get("user"),
                           "message_id": self.headers.get("X-OpenClaw-Bus-Message-Id")}
-                if gateway.status != 200:
-                    return self._send(gateway.status, {"error": {"message": "agent run failed"}})
-                try:
-                    answer = gateway.answer(agent, content, body) if callable(gateway.answer) else gateway.answer
-                except Exception as exc:  # an answer function that raises plays a failed agent run
-                    return self._send(500, {"error": {"message": f"agent run failed: {exc}"}})
-                with gateway.arrived:
-                    gateway.handoffs.append(record)
-                    gateway.arrived.notify_all()
-                return self._send(200, {"id": "chatcmpl-fake", "object": "chat.completion", "model": model,
-                                        "choices": [{"index": 0, "finish_reason": "stop",
-                                                     "message": {"role": "assistant", "content": answer}}]})
+                return self._send(*sink.answer_chat(record, body))
 
             def _send(self, status, obj):
                 data = json.dumps(obj).encode()
@@ -97,10 +99,6 @@ class FakeGateway:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-
-    def message_ids(self):
-        with self.lock:
-            return [h["message_id"] for h in self.handoffs]
 
     def wait_for(self, count, timeout):
         deadline = time.monotonic() + timeout
