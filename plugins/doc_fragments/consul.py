@@ -3,7 +3,7 @@
 
 
 class ModuleDocFragment:
-    # Connection options shared by every Consul module and lookup (module_utils/connection.py).
+    # Connection options shared by every Consul module and lookup (module_utils/_connection.py).
     DOCUMENTATION = r"""
 requirements:
   - requests

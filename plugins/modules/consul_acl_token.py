@@ -179,15 +179,15 @@ secret_stored:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import NOMAD_OPTIONS, argument_spec  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._connection import NOMAD_OPTIONS, argument_spec  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul import (  # noqa: E402
     ConsulApi,
     consul_argument_spec,
     require_libraries,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.consul_acl import AclError, Context, run_token  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import NOMAD_IMPORT_ERROR, NomadApi  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul_acl import AclError, Context, run_token  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import NOMAD_IMPORT_ERROR, NomadApi  # noqa: E402
 
 
 def main():

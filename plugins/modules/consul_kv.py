@@ -270,13 +270,13 @@ uncertain:
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul import (  # noqa: E402
     ConsulApi,
     consul_argument_spec,
     require_libraries,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.consul_kv import KvError, run_key, run_tree  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul_kv import KvError, run_key, run_tree  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError  # noqa: E402
 
 
 def main():

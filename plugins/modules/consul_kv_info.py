@@ -74,17 +74,17 @@ index:
 import json  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul import (  # noqa: E402
     ConsulApi,
     consul_argument_spec,
     require_libraries,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.consul_kv import (  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul_kv import (  # noqa: E402
     check_key,
     display,
     normalize_prefix,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError  # noqa: E402
 
 
 def value_of(raw, parse_json):

@@ -58,14 +58,14 @@ skipped:
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul import (  # noqa: E402
     ConsulApi,
     consul_argument_spec,
     require_libraries,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.consul_kv import display  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.kv_restore import plan  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul_kv import display  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._kv_restore import plan  # noqa: E402
 
 
 def main():

@@ -125,18 +125,18 @@ requests:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 from ansible_collections.octant.openclaw.plugins.module_utils import farm_model  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import (  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._connection import (  # noqa: E402
     CONSUL_OPTIONS,
     NOMAD_OPTIONS,
     argument_spec,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul import (  # noqa: E402
     CONSUL_IMPORT_ERROR,
     CONSUL_LIBRARY,
     ConsulApi,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.farm_health import FarmHealth  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import NOMAD_IMPORT_ERROR, NomadApi  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._farm_health import FarmHealth  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import NOMAD_IMPORT_ERROR, NomadApi  # noqa: E402
 
 OPTIONS = dict(
     model=dict(type="dict", required=True),

@@ -182,26 +182,26 @@ checks:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 from ansible_collections.octant.openclaw.plugins.module_utils import farm_model  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import (  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._connection import (  # noqa: E402
     CONSUL_OPTIONS,
     NOMAD_OPTIONS,
     argument_spec,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul import (  # noqa: E402
     CONSUL_IMPORT_ERROR,
     CONSUL_LIBRARY,
     ConsulApi,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import (  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import (  # noqa: E402
     ServiceError,
     UnexpectedAnswerError,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import (  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import (  # noqa: E402
     NOMAD_IMPORT_ERROR,
     NomadApi,
     path_segment,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.service_api import (  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._service_api import (  # noqa: E402
     NONE,
     REQUESTS_IMPORT_ERROR,
     ApiSession,

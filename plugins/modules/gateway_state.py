@@ -109,7 +109,7 @@ files:
 import os  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils import gateway_state  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils import _gateway_state as gateway_state  # noqa: E402
 
 
 def _scopes_ok(module, scopes):

@@ -136,10 +136,10 @@ removed_keys:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import NOMAD_OPTIONS, argument_spec  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import NOMAD_IMPORT_ERROR, NomadApi  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad_variable import (  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._connection import NOMAD_OPTIONS, argument_spec  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import NOMAD_IMPORT_ERROR, NomadApi  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad_variable import (  # noqa: E402
     VARIABLE_OPTIONS,
     InputError,
     NomadVariable,

@@ -82,11 +82,11 @@ secrets:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import (  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._connection import (  # noqa: E402
     ONEPASSWORD_OPTIONS,
     argument_spec,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.onepassword import (  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._onepassword import (  # noqa: E402
     ONEPASSWORD_IMPORT_ERROR,
     OnePasswordError,
     resolve_references,

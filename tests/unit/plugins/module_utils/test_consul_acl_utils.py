@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils import consul_acl as acl
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils import _consul_acl as acl
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError
 from ansible_collections.octant.openclaw.tests.unit.plugins.module_utils.test_consul_fakes import (
     FakeConsul,
     FakeNomad,

@@ -9,8 +9,8 @@ import base64
 import json
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils import consul_kv as kvu
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils import _consul_kv as kvu
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError
 from ansible_collections.octant.openclaw.tests.unit.plugins.module_utils.test_consul_fakes import FakeConsul
 
 PREFIX = "openclaw/registry/"

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils import consul_session as cs
+from ansible_collections.octant.openclaw.plugins.module_utils import _consul_session as cs
 from ansible_collections.octant.openclaw.tests.unit.plugins.module_utils.test_consul_fakes import FakeConsul
 
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import JobChangedError
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad_job import (
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import JobChangedError
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad_job import (
     InputError,
     NomadJob,
     NomadJobInfo,
     normalize_job,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad_wait import WaitError
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad_wait import WaitError
 from ansible_collections.octant.openclaw.tests.unit.plugins.module_utils.test_nomad_fakes import (
     IMAGE_CHANGE,
     FakeNomad,

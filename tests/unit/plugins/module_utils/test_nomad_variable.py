@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import VariableConflictError
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad_variable import (
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import VariableConflictError
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad_variable import (
     InputError,
     NomadVariable,
     item_value,
@@ -168,7 +168,10 @@ def test_key_changes_and_key_diff():
 
 def test_short_item_values_are_not_masked_everywhere():
     """Ansible masks no_log values by substring: "1" would turn every index into asterisks."""
-    from ansible_collections.octant.openclaw.plugins.module_utils.nomad_variable import MIN_MASKED_LENGTH, NomadVariable
+    from ansible_collections.octant.openclaw.plugins.module_utils._nomad_variable import (
+        MIN_MASKED_LENGTH,
+        NomadVariable,
+    )
 
     registered = []
     variable = NomadVariable(api=None, params={"nomad_namespace": None}, register_secret=registered.append)

@@ -9,7 +9,7 @@ import json
 import re
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils import onepassword as op
+from ansible_collections.octant.openclaw.plugins.module_utils import _onepassword as op
 from ansible_collections.octant.openclaw.plugins.modules import onepassword_info
 from ansible_collections.octant.openclaw.tests.unit.plugins.onepassword_fake import FakeOnePassword
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import time
 
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError
 
 SUCCESS = "successful"
 FAILED = ("failed", "cancelled")

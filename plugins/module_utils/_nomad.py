@@ -19,9 +19,9 @@ from __future__ import annotations
 import traceback
 from urllib.parse import quote
 
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import NOMAD_OPTIONS, resolve
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, hint_for
-from ansible_collections.octant.openclaw.plugins.module_utils.service_api import (
+from ansible_collections.octant.openclaw.plugins.module_utils._connection import NOMAD_OPTIONS, resolve
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError, hint_for
+from ansible_collections.octant.openclaw.plugins.module_utils._service_api import (
     ANY,
     NONE,
     ApiSession,

@@ -22,8 +22,8 @@ import os
 import threading
 import traceback
 
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import ONEPASSWORD_OPTIONS, resolve
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils._connection import ONEPASSWORD_OPTIONS, resolve
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError
 
 try:
     from onepassword import Client, Secrets

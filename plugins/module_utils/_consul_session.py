@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, UnexpectedAnswerError
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError, UnexpectedAnswerError
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.octant.openclaw.plugins.module_utils import nomad_diff
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad_wait import (
+from ansible_collections.octant.openclaw.plugins.module_utils import _nomad_diff as nomad_diff
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad_wait import (
     JobWaiter,
     WaitError,
     deployment_summary,

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.octant.openclaw.plugins.module_utils.consul_rules import (
+from ansible_collections.octant.openclaw.plugins.module_utils._consul_rules import (
     RulesError,
     display_rules,
     normalize_rules,
     same_rules,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import VariableConflictError
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import VariableConflictError
 
 # What a token result may show: an allow-list, so SecretID can never slip into a return value.
 TOKEN_PUBLIC_FIELDS = ("AccessorID", "Description", "Policies", "Roles", "ServiceIdentities", "NodeIdentities",

@@ -16,13 +16,13 @@ import traceback
 from urllib.parse import quote
 
 from ansible.module_utils.basic import missing_required_lib
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import (
+from ansible_collections.octant.openclaw.plugins.module_utils._connection import (
     CONSUL_OPTIONS,
     argument_spec,
     resolve,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
-from ansible_collections.octant.openclaw.plugins.module_utils.service_api import (
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils._service_api import (
     ANY,
     NONE,
     REQUESTS_IMPORT_ERROR,

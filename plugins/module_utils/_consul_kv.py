@@ -17,7 +17,7 @@ import json
 import math
 import re
 
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, UnexpectedAnswerError
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError, UnexpectedAnswerError
 
 # Consul's per-transaction limits: 64 operations before Consul 1.14, 128 from 1.14; and the request
 # body limit (limits.txn_max_req_len, default 512 KiB, the same as kv_max_value_size).

@@ -10,7 +10,7 @@ import json
 import re
 import traceback
 
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import (
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import (
     ServiceError,
     UnexpectedAnswerError,
     hint_for,
