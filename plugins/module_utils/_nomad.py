@@ -19,7 +19,7 @@ from __future__ import annotations
 import traceback
 from urllib.parse import quote
 
-from ansible_collections.octant.openclaw.plugins.module_utils._connection import NOMAD_OPTIONS, resolve
+from ansible_collections.octant.openclaw.plugins.module_utils._connection import NOMAD_OPTIONS, Service, resolve
 from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError, hint_for
 from ansible_collections.octant.openclaw.plugins.module_utils._service_api import (
     ANY,
@@ -41,6 +41,8 @@ except ImportError:
     NOMAD_IMPORT_ERROR = traceback.format_exc()
 else:
     NOMAD_IMPORT_ERROR = None
+
+NOMAD = Service("nomad", NOMAD_OPTIONS, lambda: (("python-nomad", NOMAD_IMPORT_ERROR),))
 
 # Nomad's default and maximum blocking-query wait (seconds); it adds up to wait/16 jitter.
 MAX_BLOCKING_WAIT = 300
@@ -81,12 +83,7 @@ class NomadMessageError(ServiceError):
     live-only features. `message` is what the user sees."""
 
     def __init__(self, call, status, text):
-        self._text = text
-        super().__init__("nomad", call, status, "")
-
-    @property
-    def message(self):
-        return self._text
+        super().__init__("nomad", call, status, text=text)
 
 
 class JobChangedError(NomadMessageError):

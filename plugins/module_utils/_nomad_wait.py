@@ -30,13 +30,8 @@ class WaitError(ServiceError):
     returned with the failure (deployment summary, rollback)."""
 
     def __init__(self, text, details=None):
-        self._text = text
         self.details = details or {}
-        super().__init__("nomad", "wait", None, "")
-
-    @property
-    def message(self):
-        return self._text
+        super().__init__("nomad", "wait", text=text)
 
 
 def expects_deployment(job):

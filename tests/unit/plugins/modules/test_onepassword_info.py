@@ -122,7 +122,7 @@ def test_wrong_token(vault, run):
 
 
 def test_missing_sdk(vault, run, monkeypatch):
-    monkeypatch.setattr(onepassword_info, "ONEPASSWORD_IMPORT_ERROR", "Traceback: No module named 'onepassword'")
+    monkeypatch.setattr(op, "ONEPASSWORD_IMPORT_ERROR", "Traceback: No module named 'onepassword'")
     result = run({"references": NAMED}, fails=True)
     assert "onepassword-sdk" in result["msg"]
     assert vault.calls == []
