@@ -20,7 +20,7 @@ import traceback
 from urllib.parse import quote
 
 from ansible_collections.octant.openclaw.plugins.module_utils._connection import NOMAD_OPTIONS, Service, resolve
-from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError, hint_for
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import OperationError, ServiceError, hint_for
 from ansible_collections.octant.openclaw.plugins.module_utils._service_api import (
     ANY,
     NONE,
@@ -78,12 +78,12 @@ VARIABLE_META = {"Path": str, "Namespace": (str, NONE), "ModifyIndex": int, "Ite
 VARIABLE = dict(VARIABLE_META, Items=MapOf(str))
 
 
-class NomadMessageError(ServiceError):
+class NomadMessageError(OperationError):
     """A failure whose whole text is written here (no server body is echoed): conflicts and
-    live-only features. `message` is what the user sees."""
+    live-only features."""
 
     def __init__(self, call, status, text):
-        super().__init__("nomad", call, status, text=text)
+        super().__init__("nomad", call, status=status, text=text)
 
 
 class JobChangedError(NomadMessageError):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import time
 
-from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import OperationError
 
 SUCCESS = "successful"
 FAILED = ("failed", "cancelled")
@@ -25,7 +25,7 @@ ROLLBACK = re.compile(r"rolling back to job version (\d+)")
 NEEDS_PROMOTION = "requires manual promotion"
 
 
-class WaitError(ServiceError):
+class WaitError(OperationError):
     """The waited-for deployment or allocations failed or did not finish in time. `details` is
     returned with the failure (deployment summary, rollback)."""
 
