@@ -137,7 +137,7 @@ class FarmHealth:
         try:
             return True, call(*args)
         except ServiceError as exc:
-            self.add(subject, check, CRITICAL, exc.message.split(". Hint:")[0][:300], "the service answers")
+            self.add(subject, check, CRITICAL, exc.text[:300], "the service answers")
             return False, None
 
     # -- gateways ----------------------------------------------------------------------------------
