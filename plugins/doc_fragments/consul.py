@@ -3,7 +3,7 @@
 
 
 class ModuleDocFragment:
-    # Connection options shared by every Consul module and lookup (module_utils/connection.py).
+    # Connection options shared by every Consul module (module_utils/_connection.py).
     DOCUMENTATION = r"""
 requirements:
   - requests
@@ -46,33 +46,6 @@ options:
       - Seconds to wait for one HTTP response (blocking queries add their wait to this).
     type: int
     default: 30
-"""
-
-    # Plugin-only part: where lookups read the options from.
-    PLUGINS = r"""
-options:
-  consul_address:
-    env:
-      - name: CONSUL_HTTP_ADDR
-    vars:
-      - name: openclaw_consul_address
-  consul_token:
-    env:
-      - name: CONSUL_HTTP_TOKEN
-  consul_datacenter:
-    env:
-      - name: CONSUL_DATACENTER
-    vars:
-      - name: openclaw_consul_datacenter
-  consul_ca_file:
-    env:
-      - name: CONSUL_CACERT
-  consul_client_cert:
-    env:
-      - name: CONSUL_CLIENT_CERT
-  consul_client_key:
-    env:
-      - name: CONSUL_CLIENT_KEY
 """
 
     # Attributes of the Consul modules that change something (check and diff mode, module_defaults group).

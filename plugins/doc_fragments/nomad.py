@@ -3,7 +3,7 @@
 
 
 class ModuleDocFragment:
-    # Connection options shared by every Nomad module and lookup (module_utils/connection.py).
+    # Connection options shared by every Nomad module (module_utils/_connection.py).
     DOCUMENTATION = r"""
 options:
   nomad_address:
@@ -47,38 +47,6 @@ options:
       - Seconds to wait for one HTTP response (blocking queries add their wait to this).
     type: int
     default: 30
-"""
-
-    # Plugin-only part: where lookups read the options from.
-    PLUGINS = r"""
-options:
-  nomad_address:
-    env:
-      - name: NOMAD_ADDR
-    vars:
-      - name: openclaw_nomad_address
-  nomad_token:
-    env:
-      - name: NOMAD_TOKEN
-  nomad_namespace:
-    env:
-      - name: NOMAD_NAMESPACE
-    vars:
-      - name: openclaw_nomad_namespace
-  nomad_region:
-    env:
-      - name: NOMAD_REGION
-    vars:
-      - name: openclaw_nomad_region
-  nomad_ca_file:
-    env:
-      - name: NOMAD_CACERT
-  nomad_client_cert:
-    env:
-      - name: NOMAD_CLIENT_CERT
-  nomad_client_key:
-    env:
-      - name: NOMAD_CLIENT_KEY
 """
 
     # Attributes of the Nomad modules that change something (check and diff mode, module_defaults group).

@@ -4,7 +4,7 @@
 
 class ModuleDocFragment:
     # Options shared by the onepassword lookup and the onepassword_info module
-    # (module_utils/connection.py ONEPASSWORD_OPTIONS).
+    # (module_utils/_connection.py ONEPASSWORD_OPTIONS).
     DOCUMENTATION = r"""
 options:
   service_account_token:

@@ -78,8 +78,8 @@ from ansible.module_utils.common.collections import is_sequence  # noqa: E402
 from ansible.plugins.lookup import LookupBase  # noqa: E402
 from ansible.utils.display import Display  # noqa: E402
 from ansible.utils.unsafe_proxy import wrap_var  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import ONEPASSWORD_OPTIONS  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.onepassword import (  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._connection import ONEPASSWORD_OPTIONS  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._onepassword import (  # noqa: E402
     OnePasswordError,
     resolve_references,
 )

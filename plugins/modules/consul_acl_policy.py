@@ -120,35 +120,22 @@ policy:
     Datacenters: []
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  # noqa: E402
-    ConsulApi,
-    consul_argument_spec,
-    require_libraries,
+from ansible_collections.octant.openclaw.plugins.module_utils._consul import CONSUL, ConsulApi  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul_acl import run_policy  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._module import OpenClawModule  # noqa: E402
+
+OPTIONS = dict(
+    name=dict(type="str", required=True),
+    description=dict(type="str"),
+    rules=dict(type="str"),
+    datacenters=dict(type="list", elements="str"),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.consul_acl import AclError, Context, run_policy  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError  # noqa: E402
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=consul_argument_spec(
-            name=dict(type="str", required=True),
-            description=dict(type="str"),
-            rules=dict(type="str"),
-            datacenters=dict(type="list", elements="str"),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-        ),
-        supports_check_mode=True,
-    )
-    require_libraries(module)
-    try:
-        result = run_policy(ConsulApi(module.params), module.params, Context.of(module))
-    except AclError as err:
-        module.fail_json(msg=err.message, **err.result)
-    except ServiceError as err:
-        module.fail_json(msg=err.message)
-    module.exit_json(**result)
+    module = OpenClawModule(OPTIONS, services=(CONSUL,))
+    module.run(run_policy, ConsulApi(module.params))
 
 
 if __name__ == "__main__":

@@ -178,47 +178,33 @@ secret_stored:
   sample: true
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import NOMAD_OPTIONS, argument_spec  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  # noqa: E402
-    ConsulApi,
-    consul_argument_spec,
-    require_libraries,
+from ansible_collections.octant.openclaw.plugins.module_utils._consul import CONSUL, ConsulApi  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul_acl import run_token  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._module import OpenClawModule  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import NOMAD, NomadApi  # noqa: E402
+
+OPTIONS = dict(
+    description=dict(type="str", required=True),
+    accessor_id=dict(type="str"),
+    policies=dict(type="list", elements="str"),
+    roles=dict(type="list", elements="str"),
+    local=dict(type="bool"),
+    expiration_ttl=dict(type="str"),
+    store_secret_in=dict(type="dict", no_log=False, options=dict(
+        path=dict(type="str", required=True),
+        item=dict(type="str", default="CONSUL_HTTP_TOKEN"),
+        accessor_item=dict(type="str"),
+        namespace=dict(type="str"),
+    )),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.consul_acl import AclError, Context, run_token  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import NOMAD_IMPORT_ERROR, NomadApi  # noqa: E402
 
 
 def main():
-    spec = consul_argument_spec(
-        description=dict(type="str", required=True),
-        accessor_id=dict(type="str"),
-        policies=dict(type="list", elements="str"),
-        roles=dict(type="list", elements="str"),
-        local=dict(type="bool"),
-        expiration_ttl=dict(type="str"),
-        store_secret_in=dict(type="dict", no_log=False, options=dict(
-            path=dict(type="str", required=True),
-            item=dict(type="str", default="CONSUL_HTTP_TOKEN"),
-            accessor_item=dict(type="str"),
-            namespace=dict(type="str"),
-        )),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
-    spec.update(argument_spec(NOMAD_OPTIONS))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    require_libraries(module)
-    if module.params["store_secret_in"] and NOMAD_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("python-nomad"), exception=NOMAD_IMPORT_ERROR)
-    try:
-        result = run_token(ConsulApi(module.params), module.params, Context.of(module),
-                           nomad_factory=lambda: NomadApi(module.params))
-    except AclError as err:
-        module.fail_json(msg=err.message, **err.result)
-    except ServiceError as err:
-        module.fail_json(msg=err.message)
-    module.exit_json(**result)
+    # Nomad only for store_secret_in (the SecretID goes into a Nomad Variable).
+    module = OpenClawModule(OPTIONS, services=(CONSUL, NOMAD), requires=(CONSUL,))
+    module.require(NOMAD, when=module.params["store_secret_in"])
+    module.run(run_token, ConsulApi(module.params), nomad_factory=lambda: NomadApi(module.params))
 
 
 if __name__ == "__main__":

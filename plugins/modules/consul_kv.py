@@ -269,51 +269,31 @@ uncertain:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  # noqa: E402
-    ConsulApi,
-    consul_argument_spec,
-    require_libraries,
+from ansible_collections.octant.openclaw.plugins.module_utils._consul import CONSUL, ConsulApi  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul_kv import run_kv  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._module import OpenClawModule  # noqa: E402
+
+OPTIONS = dict(
+    key=dict(type="str", no_log=False),
+    value=dict(type="raw"),
+    flags=dict(type="int"),
+    cas=dict(type="int"),
+    session=dict(type="str"),
+    prefix=dict(type="str"),
+    tree=dict(type="dict"),
+    delete_unlisted=dict(type="bool", default=False),
+    txn_max_ops=dict(type="int", default=64),
+    state=dict(type="str", default="present", choices=["present", "absent", "acquire", "release"]),
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.consul_kv import KvError, run_key, run_tree  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError  # noqa: E402
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=consul_argument_spec(
-            key=dict(type="str", no_log=False),
-            value=dict(type="raw"),
-            flags=dict(type="int"),
-            cas=dict(type="int"),
-            session=dict(type="str"),
-            prefix=dict(type="str"),
-            tree=dict(type="dict"),
-            delete_unlisted=dict(type="bool", default=False),
-            txn_max_ops=dict(type="int", default=64),
-            state=dict(type="str", default="present", choices=["present", "absent", "acquire", "release"]),
-        ),
+    module = OpenClawModule(
+        OPTIONS, services=(CONSUL,), required_one_of=[("key", "prefix")],
         mutually_exclusive=[("key", "prefix"), ("key", "tree"), ("value", "tree"), ("prefix", "cas"),
                             ("prefix", "session")],
-        required_one_of=[("key", "prefix")],
-        required_if=[("state", "acquire", ("key", "session")), ("state", "release", ("key", "session"))],
-        supports_check_mode=True,
-    )
-    require_libraries(module)
-    params = module.params
-    try:
-        api = ConsulApi(params)
-        if params["prefix"] is not None:
-            result = run_tree(api, params, check_mode=module.check_mode, diff=module._diff)
-        else:
-            if params["delete_unlisted"]:
-                module.fail_json(msg="delete_unlisted needs tree mode (prefix)")
-            result = run_key(api, params, check_mode=module.check_mode, diff=module._diff)
-    except KvError as err:
-        module.fail_json(msg=err.message, **err.result)
-    except ServiceError as err:
-        module.fail_json(msg=err.message)
-    module.exit_json(**result)
+        required_if=[("state", "acquire", ("key", "session")), ("state", "release", ("key", "session"))])
+    module.run(run_kv, ConsulApi(module.params))
 
 
 if __name__ == "__main__":

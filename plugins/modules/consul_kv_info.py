@@ -71,66 +71,21 @@ index:
   type: int
 """
 
-import json  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul import CONSUL, ConsulApi  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul_kv import run_kv_info  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._module import OpenClawModule  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  # noqa: E402
-    ConsulApi,
-    consul_argument_spec,
-    require_libraries,
+OPTIONS = dict(
+    key=dict(type="str", no_log=False),
+    prefix=dict(type="str"),
+    parse_json=dict(type="bool", default=True),
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.consul_kv import (  # noqa: E402
-    check_key,
-    display,
-    normalize_prefix,
-)
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError  # noqa: E402
-
-
-def value_of(raw, parse_json):
-    text = display(raw)
-    if not parse_json or not text:
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=consul_argument_spec(
-            key=dict(type="str", no_log=False),
-            prefix=dict(type="str"),
-            parse_json=dict(type="bool", default=True),
-        ),
-        mutually_exclusive=[("key", "prefix")],
-        required_one_of=[("key", "prefix")],
-        supports_check_mode=True,
-    )
-    require_libraries(module)
-    params = module.params
-    try:
-        api = ConsulApi(params)
-        if params["key"] is not None:
-            error = check_key(params["key"])
-            if error:
-                module.fail_json(msg=f"key: {error}")
-            entry = api.kv_get(params["key"])
-            module.exit_json(changed=False, exists=entry is not None,
-                             value=value_of(entry["Value"], params["parse_json"]) if entry else None,
-                             index=entry["ModifyIndex"] if entry else 0)
-        try:
-            prefix = normalize_prefix(params["prefix"])
-        except ValueError as err:
-            module.fail_json(msg=f"prefix: {err}")
-        entries = api.kv_get_tree(prefix)
-        tree = {entry["Key"][len(prefix):]: value_of(entry["Value"], params["parse_json"])
-                for entry in entries if entry["Key"] != prefix}
-        module.exit_json(changed=False, exists=bool(tree), tree=tree,
-                         index=max((entry["ModifyIndex"] for entry in entries), default=0))
-    except ServiceError as err:
-        module.fail_json(msg=err.message)
+    module = OpenClawModule(OPTIONS, services=(CONSUL,), mutually_exclusive=[("key", "prefix")],
+                            required_one_of=[("key", "prefix")])
+    module.run(run_kv_info, ConsulApi(module.params))
 
 
 if __name__ == "__main__":

@@ -57,39 +57,16 @@ skipped:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  # noqa: E402
-    ConsulApi,
-    consul_argument_spec,
-    require_libraries,
-)
-from ansible_collections.octant.openclaw.plugins.module_utils.consul_kv import display  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.kv_restore import plan  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul import CONSUL, ConsulApi  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._kv_restore import run_restore  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._module import OpenClawModule  # noqa: E402
+
+OPTIONS = dict(export=dict(type="dict", required=True))
 
 
 def main():
-    spec = consul_argument_spec()
-    spec.update(export={"type": "dict", "required": True})
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    require_libraries(module)
-    export = module.params["export"]
-    prefix = export.get("prefix")
-    tree = export.get("tree")
-    if prefix != "openclaw/" or not isinstance(tree, dict):
-        module.fail_json(msg="export: not an export of playbooks/backup.yml "
-                             "(expected {prefix: openclaw/, tree: {...}})")
-    try:
-        api = ConsulApi(module.params)
-        current = {entry["Key"][len(prefix):]: display(entry["Value"]) for entry in api.kv_get_tree(prefix)}
-        writes, delivered, skipped = plan({str(k): str(v) for k, v in tree.items()}, current)
-        restored = []
-        for key, value in writes.items():
-            if module.check_mode or api.kv_put(prefix + key, value.encode("utf-8"), cas=0):
-                restored.append(key)
-    except ServiceError as err:
-        module.fail_json(msg=err.message)
-    module.exit_json(changed=bool(restored), restored=restored, delivered=delivered, skipped=skipped)
+    module = OpenClawModule(OPTIONS, services=(CONSUL,))
+    module.run(run_restore, ConsulApi(module.params))
 
 
 if __name__ == "__main__":

@@ -162,45 +162,30 @@ destroyed:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  # noqa: E402
-    ConsulApi,
-    consul_argument_spec,
-    require_libraries,
+from ansible_collections.octant.openclaw.plugins.module_utils._consul import CONSUL, ConsulApi  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul_session import run_session  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._module import OpenClawModule  # noqa: E402
+
+OPTIONS = dict(
+    name=dict(type="str", required=True),
+    node=dict(type="str"),
+    ttl=dict(type="str"),
+    behavior=dict(type="str", default="release", choices=["release", "delete"]),
+    lock_delay=dict(type="str", default="15s"),
+    node_checks=dict(type="list", elements="str"),
+    service_checks=dict(type="list", elements="dict", options=dict(
+        id=dict(type="str", required=True),
+        namespace=dict(type="str"),
+    )),
+    checks=dict(type="list", elements="str"),
+    recreate=dict(type="bool", default=False),
+    state=dict(type="str", default="present", choices=["present", "renewed", "absent"]),
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.consul_session import SessionError, run_session  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError  # noqa: E402
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=consul_argument_spec(
-            name=dict(type="str", required=True),
-            node=dict(type="str"),
-            ttl=dict(type="str"),
-            behavior=dict(type="str", default="release", choices=["release", "delete"]),
-            lock_delay=dict(type="str", default="15s"),
-            node_checks=dict(type="list", elements="str"),
-            service_checks=dict(type="list", elements="dict", options=dict(
-                id=dict(type="str", required=True),
-                namespace=dict(type="str"),
-            )),
-            checks=dict(type="list", elements="str"),
-            recreate=dict(type="bool", default=False),
-            state=dict(type="str", default="present", choices=["present", "renewed", "absent"]),
-        ),
-        mutually_exclusive=[("checks", "node_checks")],
-        supports_check_mode=True,
-    )
-    require_libraries(module)
-    try:
-        result = run_session(ConsulApi(module.params), module.params, check_mode=module.check_mode,
-                             diff=module._diff)
-    except SessionError as err:
-        module.fail_json(msg=err.message, **err.result)
-    except ServiceError as err:
-        module.fail_json(msg=err.message)
-    module.exit_json(**result)
+    module = OpenClawModule(OPTIONS, services=(CONSUL,), mutually_exclusive=[("checks", "node_checks")])
+    module.run(run_session, ConsulApi(module.params))
 
 
 if __name__ == "__main__":

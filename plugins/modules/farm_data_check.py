@@ -53,12 +53,12 @@ problems:
             "fix": "write text instead; a secret belongs in 1Password, written here as its op:// reference"}]
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._module import OpenClawModule  # noqa: E402
 
 
 def main():
-    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
-    module.fail_json(msg="octant.openclaw.farm_data_check runs as an action plugin on the controller")
+    module = OpenClawModule({})
+    module.fail("octant.openclaw.farm_data_check runs as an action plugin on the controller")
 
 
 if __name__ == "__main__":

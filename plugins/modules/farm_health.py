@@ -123,20 +123,11 @@ requests:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 from ansible_collections.octant.openclaw.plugins.module_utils import farm_model  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import (  # noqa: E402
-    CONSUL_OPTIONS,
-    NOMAD_OPTIONS,
-    argument_spec,
-)
-from ansible_collections.octant.openclaw.plugins.module_utils.consul import (  # noqa: E402
-    CONSUL_IMPORT_ERROR,
-    CONSUL_LIBRARY,
-    ConsulApi,
-)
-from ansible_collections.octant.openclaw.plugins.module_utils.farm_health import FarmHealth  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import NOMAD_IMPORT_ERROR, NomadApi  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul import CONSUL, ConsulApi  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._farm_health import run_health  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._module import OpenClawModule  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import NOMAD, NomadApi  # noqa: E402
 
 OPTIONS = dict(
     model=dict(type="dict", required=True),
@@ -151,27 +142,10 @@ OPTIONS = dict(
 
 
 def main():
-    spec = dict(OPTIONS)
-    spec.update(argument_spec(NOMAD_OPTIONS))
-    spec.update(argument_spec(CONSUL_OPTIONS))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_if=[("probe_agents", True, ("gateway_token",))])
-    for error, name in ((NOMAD_IMPORT_ERROR, "python-nomad"), (CONSUL_IMPORT_ERROR, CONSUL_LIBRARY)):
-        if error:
-            module.fail_json(msg=missing_required_lib(name), exception=error)
-    params = module.params
-    model = params["model"]
-    for value in farm_model.plaintext_secrets(model):
-        module.no_log_values.add(value)
-    problems = farm_model.validate(model)
-    if problems:
-        module.fail_json(msg=farm_model.format_problems(problems), problems=problems)
-    nomad = NomadApi(params)
-    health = FarmHealth(nomad, ConsulApi(params), nomad.http.session, farm_model.normalize(model),
-                        whatsapp=params["whatsapp_sessions"], probe_agents=params["probe_agents"],
-                        gateway_token=params["gateway_token"], registry_root=params["registry_root"],
-                        bus_root=params["bus_root"])
-    module.exit_json(changed=False, **health.run())
+    module = OpenClawModule(OPTIONS, services=(NOMAD, CONSUL), required_if=[("probe_agents", True, ("gateway_token",))])
+    # A secret written into the model instead of its op:// reference must never be echoed.
+    module.hide(farm_model.plaintext_secrets(module.params["model"]))
+    module.run(run_health, NomadApi(module.params), ConsulApi(module.params))
 
 
 if __name__ == "__main__":

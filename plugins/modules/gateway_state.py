@@ -106,54 +106,22 @@ files:
   type: int
 """
 
-import os  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._gateway_state import run_gateway_state  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._module import OpenClawModule  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils import gateway_state  # noqa: E402
-
-
-def _scopes_ok(module, scopes):
-    for scope in scopes:
-        norm = os.path.normpath(scope)
-        if os.path.isabs(scope) or norm.startswith("..") or norm in (".", "managed", "managed/backup"):
-            module.fail_json(msg=f"scopes: {scope!r} is not a path inside the gateway folder; name config, state, "
-                                 "workspaces or a folder or file below them")
+OPTIONS = {
+    "path": {"type": "path", "required": True},
+    "action": {"type": "str", "required": True, "choices": ["stage", "newer", "restore"]},
+    "scopes": {"type": "list", "elements": "str", "default": []},
+    "since": {"type": "float"},
+    "restored": {"type": "path"},
+}
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "path": {"type": "path", "required": True},
-            "action": {"type": "str", "required": True, "choices": ["stage", "newer", "restore"]},
-            "scopes": {"type": "list", "elements": "str", "default": []},
-            "since": {"type": "float"},
-            "restored": {"type": "path"},
-        },
-        required_if=[("action", "newer", ("since",)), ("action", "restore", ("restored",))],
-        supports_check_mode=True,
-    )
-    params = module.params
-    root = params["path"]
-    if not os.path.isdir(root):
-        module.fail_json(msg=f"path: {root} is not a folder (is the gateway deployed on this node?)")
-    _scopes_ok(module, params["scopes"])
-    try:
-        if params["action"] == "stage":
-            found, changed, removed, excludes = gateway_state.stage(root, check_mode=module.check_mode)
-            paths = [rel for rel in gateway_state.BACKUP_PATHS if os.path.exists(os.path.join(root, rel))]
-            module.exit_json(changed=bool(changed or removed), databases=found, staged=changed, excludes=excludes,
-                             paths=paths)
-        if params["action"] == "newer":
-            rows, count = gateway_state.newer(root, params["scopes"], params["since"])
-            module.exit_json(changed=False, newer=rows, newer_count=count)
-        if module.check_mode:  # restic restore did not run either
-            module.exit_json(changed=True, files=0, databases=[])
-        if not os.path.isdir(params["restored"]):
-            module.fail_json(msg=f"restored: {params['restored']} is not a folder")
-        files, dbs = gateway_state.restore(params["restored"], root, params["scopes"])
-        module.exit_json(changed=True, files=files, databases=dbs)
-    except Exception as err:  # noqa: BLE001 OSError, sqlite3.Error: named in the message
-        module.fail_json(msg=f"{params['action']} of {root} failed: {type(err).__name__}: {err}")
+    module = OpenClawModule(OPTIONS, required_if=[("action", "newer", ("since",)),
+                                                  ("action", "restore", ("restored",))])
+    module.run(run_gateway_state)
 
 
 if __name__ == "__main__":

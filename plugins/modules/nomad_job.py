@@ -257,35 +257,26 @@ job_version:
   type: int
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import NOMAD_OPTIONS, argument_spec  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import NOMAD_IMPORT_ERROR, NomadApi  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad_job import (  # noqa: E402
-    JOB_MUTUALLY_EXCLUSIVE,
-    JOB_OPTIONS,
-    JOB_REQUIRED_IF,
-    InputError,
-    NomadJob,
-)
+from ansible_collections.octant.openclaw.plugins.module_utils._module import OpenClawModule  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import NOMAD, NomadApi  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad_job import run_job  # noqa: E402
+
+OPTIONS = {
+    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+    "name": {"type": "str", "aliases": ["id"]},
+    "job": {"type": "dict"},
+    "hcl": {"type": "str"},
+    "variables": {"type": "dict", "default": {}, "no_log": True},
+    "purge": {"type": "bool", "default": False},
+    "wait": {"type": "bool", "default": False},
+    "wait_timeout": {"type": "int", "default": 300},
+}
 
 
 def main():
-    spec = argument_spec(NOMAD_OPTIONS)
-    spec.update(JOB_OPTIONS)
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           mutually_exclusive=JOB_MUTUALLY_EXCLUSIVE, required_if=JOB_REQUIRED_IF)
-    if NOMAD_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("python-nomad"), exception=NOMAD_IMPORT_ERROR)
-    try:
-        job = NomadJob(NomadApi(module.params), module.params, check_mode=module.check_mode,
-                       diff_mode=module._diff, warn=module.warn)
-        result = job.run()
-    except InputError as exc:
-        module.fail_json(msg=str(exc))
-    except ServiceError as exc:
-        module.fail_json(msg=exc.message, **getattr(exc, "result", {}))
-    module.exit_json(**result)
+    module = OpenClawModule(OPTIONS, services=(NOMAD,), mutually_exclusive=[("job", "hcl")],
+                            required_if=[("state", "present", ("job", "hcl"), True)])
+    module.run(run_job, NomadApi(module.params))
 
 
 if __name__ == "__main__":

@@ -98,28 +98,21 @@ deployment_summary:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import NOMAD_OPTIONS, argument_spec  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import NOMAD_IMPORT_ERROR, NomadApi  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad_job import (  # noqa: E402
-    INFO_MUTUALLY_EXCLUSIVE,
-    INFO_OPTIONS,
-    NomadJobInfo,
-)
+from ansible_collections.octant.openclaw.plugins.module_utils._module import OpenClawModule  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import NOMAD, NomadApi  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad_job import run_job_info  # noqa: E402
+
+OPTIONS = {
+    "name": {"type": "str", "aliases": ["id"]},
+    "prefix": {"type": "str"},
+    "allocations": {"type": "bool", "default": True},
+    "deployment": {"type": "bool", "default": True},
+}
 
 
 def main():
-    spec = argument_spec(NOMAD_OPTIONS)
-    spec.update(INFO_OPTIONS)
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, mutually_exclusive=INFO_MUTUALLY_EXCLUSIVE)
-    if NOMAD_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("python-nomad"), exception=NOMAD_IMPORT_ERROR)
-    try:
-        result = NomadJobInfo(NomadApi(module.params), module.params).run()
-    except ServiceError as exc:
-        module.fail_json(msg=exc.message)
-    module.exit_json(**result)
+    module = OpenClawModule(OPTIONS, services=(NOMAD,), mutually_exclusive=[("name", "prefix")])
+    module.run(run_job_info, NomadApi(module.params))
 
 
 if __name__ == "__main__":

@@ -135,33 +135,23 @@ removed_keys:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import NOMAD_OPTIONS, argument_spec  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import NOMAD_IMPORT_ERROR, NomadApi  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad_variable import (  # noqa: E402
-    VARIABLE_OPTIONS,
-    InputError,
-    NomadVariable,
-)
+from ansible_collections.octant.openclaw.plugins.module_utils._module import OpenClawModule  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import NOMAD, NomadApi  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad_variable import run_variable  # noqa: E402
+
+OPTIONS = {
+    # A variable's namespace is usually given as `namespace`.
+    "nomad_namespace": dict(NOMAD.argument_spec()["nomad_namespace"], aliases=["namespace"]),
+    "path": {"type": "str", "required": True},
+    "items": {"type": "dict", "no_log": True},
+    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+    "purge_items": {"type": "bool", "default": True},
+}
 
 
 def main():
-    spec = argument_spec(NOMAD_OPTIONS)
-    spec["nomad_namespace"]["aliases"] = ["namespace"]
-    spec.update(VARIABLE_OPTIONS)
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    if NOMAD_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("python-nomad"), exception=NOMAD_IMPORT_ERROR)
-    try:
-        variable = NomadVariable(NomadApi(module.params), module.params, check_mode=module.check_mode,
-                                 diff_mode=module._diff, register_secret=module.no_log_values.add)
-        result = variable.run()
-    except InputError as exc:
-        module.fail_json(msg=str(exc))
-    except ServiceError as exc:
-        module.fail_json(msg=exc.message)
-    module.exit_json(**result)
+    module = OpenClawModule(OPTIONS, services=(NOMAD,))
+    module.run(run_variable, NomadApi(module.params))
 
 
 if __name__ == "__main__":

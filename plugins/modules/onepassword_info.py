@@ -81,56 +81,14 @@ secrets:
     discord_token: "<secret>"
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import (  # noqa: E402
-    ONEPASSWORD_OPTIONS,
-    argument_spec,
-)
-from ansible_collections.octant.openclaw.plugins.module_utils.onepassword import (  # noqa: E402
-    ONEPASSWORD_IMPORT_ERROR,
-    OnePasswordError,
-    resolve_references,
-)
+from ansible_collections.octant.openclaw.plugins.module_utils._module import OpenClawModule  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._onepassword import ONEPASSWORD, run_info  # noqa: E402
 
-NEEDS_NO_LOG = ("onepassword_info returns secret values: set 'no_log: true' on this task so they never reach "
-                "the output or AWX job events (use the registered result as usual)")
-
-
-def named_references(references):
-    """(name, reference) pairs from a dict of name -> reference or a list of references."""
-    if isinstance(references, dict):
-        pairs = list(references.items())
-    elif isinstance(references, list):
-        pairs = [(ref, ref) for ref in references]
-    else:
-        raise ValueError(f"references must be a dict of name -> op:// reference or a list, "
-                         f"got {type(references).__name__}")
-    for name, _ref in pairs:
-        if not isinstance(name, str):
-            raise ValueError(f"every name and reference must be a string, got {name!r}")
-    return pairs
+OPTIONS = dict(references=dict(type="raw", required=True))
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(references=dict(type="raw", required=True), **argument_spec(ONEPASSWORD_OPTIONS)),
-        supports_check_mode=True,
-    )
-    if ONEPASSWORD_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("onepassword-sdk"), exception=ONEPASSWORD_IMPORT_ERROR)
-    try:
-        pairs = named_references(module.params["references"])
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    if not module.no_log:
-        module.fail_json(msg=NEEDS_NO_LOG)
-
-    options = {option.name: module.params[option.name] for option in ONEPASSWORD_OPTIONS}
-    try:
-        values = resolve_references([ref for _name, ref in pairs], **options)
-    except OnePasswordError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, secrets={name: values[index] for index, (name, _ref) in enumerate(pairs)})
+    OpenClawModule(OPTIONS, services=(ONEPASSWORD,)).run(run_info)
 
 
 if __name__ == "__main__":

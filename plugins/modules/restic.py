@@ -120,124 +120,31 @@ output:
   type: str
 """
 
-import json  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._module import OpenClawModule  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._restic import Restic, run_restic  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
-
-def escape(path):
-    """A literal path as a restic exclude pattern (filepath.Match syntax)."""
-    return re.sub(r"([*?\[\]\\])", r"\\\1", path)
-
-
-def json_lines(text):
-    rows = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("{") or line.startswith("["):
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                continue
-    return rows
+OPTIONS = {
+    "repository": {"type": "str", "required": True},
+    "password": {"type": "str", "required": True, "no_log": True},
+    "command": {"type": "str", "required": True,
+                "choices": ["init", "backup", "forget", "check", "snapshots", "restore", "stats"]},
+    "chdir": {"type": "path"},
+    "paths": {"type": "list", "elements": "str", "default": []},
+    "excludes": {"type": "list", "elements": "str", "default": []},
+    "tags": {"type": "list", "elements": "str", "default": []},
+    "host": {"type": "str"},
+    "keep": {"type": "dict", "default": {}},
+    "read_data_percent": {"type": "int", "default": 0},
+    "snapshot": {"type": "str"},
+    "target": {"type": "path"},
+    "includes": {"type": "list", "elements": "str", "default": []},
+}
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "repository": {"type": "str", "required": True},
-            "password": {"type": "str", "required": True, "no_log": True},
-            "command": {"type": "str", "required": True,
-                        "choices": ["init", "backup", "forget", "check", "snapshots", "restore", "stats"]},
-            "chdir": {"type": "path"},
-            "paths": {"type": "list", "elements": "str", "default": []},
-            "excludes": {"type": "list", "elements": "str", "default": []},
-            "tags": {"type": "list", "elements": "str", "default": []},
-            "host": {"type": "str"},
-            "keep": {"type": "dict", "default": {}},
-            "read_data_percent": {"type": "int", "default": 0},
-            "snapshot": {"type": "str"},
-            "target": {"type": "path"},
-            "includes": {"type": "list", "elements": "str", "default": []},
-        },
-        required_if=[("command", "backup", ("paths",)), ("command", "restore", ("snapshot", "target"))],
-        supports_check_mode=True,
-    )
-    p = module.params
-    restic = module.get_bin_path("restic")
-    if restic is None:
-        module.fail_json(msg="restic is not installed on this host: install the distribution's restic package "
-                             "(apt-get install restic) or, on a Mac, brew install restic")
-    # The password only ever travels in restic's own environment.
-    env = {"RESTIC_REPOSITORY": p["repository"], "RESTIC_PASSWORD": p["password"]}
-    for name in ("RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND"):
-        os.environ.pop(name, None)
-
-    def run(args, check_rc=True):
-        rc, out, err = module.run_command([restic, *args], cwd=p["chdir"], environ_update=env)
-        if check_rc and rc != 0:
-            module.fail_json(msg=f"restic {args[0]} failed (exit {rc}): {err.strip()[-2000:]}", rc=rc)
-        return rc, out, err
-
-    command = p["command"]
-    if command == "init":
-        rc, _out, _err = run(["cat", "config"], check_rc=False)
-        if rc == 0:
-            module.exit_json(changed=False)
-        if not module.check_mode:
-            run(["init"])
-        module.exit_json(changed=True)
-    if module.check_mode and command not in ("snapshots", "stats", "check"):
-        module.exit_json(changed=True)
-    if command == "backup":
-        args = ["backup", "--json", "--quiet"]
-        if p["host"]:
-            args += ["--host", p["host"]]
-        for tag in p["tags"]:
-            args += ["--tag", tag]
-        for path in p["excludes"]:
-            args += ["--exclude", escape(path)]
-        _rc, out, _err = run([*args, "--", *p["paths"]])
-        summary = [row for row in json_lines(out) if row.get("message_type") == "summary"]
-        if not summary:
-            module.fail_json(msg="restic backup printed no summary")
-        module.exit_json(changed=True, summary=summary[-1])
-    if command == "snapshots":
-        args = ["snapshots", "--json"]
-        if p["host"]:
-            args += ["--host", p["host"]]
-        for tag in p["tags"]:
-            args += ["--tag", tag]
-        _rc, out, _err = run(args)
-        module.exit_json(changed=False, snapshots=json.loads(out or "[]"))
-    if command == "stats":
-        _rc, out, _err = run(["stats", "--json", "--mode", "raw-data"])
-        module.exit_json(changed=False, stats=json.loads(out))
-    if command == "check":
-        args = ["check"]
-        if p["read_data_percent"] > 0:
-            args.append(f"--read-data-subset={p['read_data_percent']}%")
-        _rc, out, err = run(args)
-        module.exit_json(changed=False, output=(out + err).strip())
-    if command == "forget":
-        args = ["forget", "--json", "--prune", "--group-by", "host"]
-        for period, count in sorted(p["keep"].items()):
-            if period not in ("last", "hourly", "daily", "weekly", "monthly", "yearly"):
-                module.fail_json(msg=f"keep: unknown period {period!r}; use daily, weekly, monthly ...")
-            args += [f"--keep-{period}", str(int(count))]
-        _rc, out, _err = run(args)
-        groups = [row for row in json_lines(out) if isinstance(row, list)]
-        forget = groups[0] if groups else []
-        removed = sum(len(group.get("remove") or []) for group in forget)
-        module.exit_json(changed=removed > 0, forget=forget, removed=removed)
-    # restore
-    args = ["restore", p["snapshot"], "--target", p["target"]]
-    for path in p["includes"]:
-        args += ["--include", escape(path)]
-    _rc, out, err = run(args)
-    module.exit_json(changed=True, output=(out + err).strip())
+    module = OpenClawModule(OPTIONS, required_if=[("command", "backup", ("paths",)),
+                                                  ("command", "restore", ("snapshot", "target"))])
+    module.run(run_restic, Restic(module.module, module.params))
 
 
 if __name__ == "__main__":

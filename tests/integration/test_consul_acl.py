@@ -10,7 +10,7 @@ import json
 import uuid
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import NomadApi
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import NomadApi
 
 from tests.integration.conftest import ACL_TOKEN, run_module
 

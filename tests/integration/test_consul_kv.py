@@ -14,7 +14,7 @@ import math
 import uuid
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils.consul import ConsulApi
+from ansible_collections.octant.openclaw.plugins.module_utils._consul import ConsulApi
 
 from tests.integration.conftest import ACL_TOKEN, run_module
 

@@ -11,7 +11,7 @@ import time
 import uuid
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils import nomad as nomad_utils
+from ansible_collections.octant.openclaw.plugins.module_utils import _nomad as nomad_utils
 
 from tests.integration.conftest import run_module
 from tools.testsupport.labclient import LabAdmin, free_port

@@ -12,9 +12,9 @@ import copy
 import itertools
 import uuid
 
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import VariableConflictError
-from ansible_collections.octant.openclaw.plugins.module_utils.service_api import Reply
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import VariableConflictError
+from ansible_collections.octant.openclaw.plugins.module_utils._service_api import Reply
 
 WRITE_CALLS = {"kv_put", "kv_delete", "txn", "acl_policy_write", "acl_policy_delete", "acl_token_write",
                "acl_token_delete", "session_create", "session_renew", "session_destroy"}

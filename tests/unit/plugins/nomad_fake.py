@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import JobChangedError, VariableConflictError
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import JobChangedError, VariableConflictError
 
 
 class FakeClock:

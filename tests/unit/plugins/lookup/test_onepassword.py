@@ -9,7 +9,7 @@ import pytest
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.loader import lookup_loader
 from ansible.utils.display import Display
-from ansible_collections.octant.openclaw.plugins.module_utils import onepassword as op
+from ansible_collections.octant.openclaw.plugins.module_utils import _onepassword as op
 from ansible_collections.octant.openclaw.tests.unit.plugins.onepassword_fake import FakeOnePassword
 
 TOKEN = "ops_lookup-test-token-93b1e7"

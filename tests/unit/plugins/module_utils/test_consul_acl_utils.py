@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils import consul_acl as acl
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils import _consul_acl as acl
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils._module import Context
 from ansible_collections.octant.openclaw.tests.unit.plugins.consul_fake import (
     FakeConsul,
     FakeNomad,
@@ -20,7 +21,7 @@ RULES = 'key_prefix "openclaw/" {\n  policy = "read"\n}\n'
 
 
 def ctx(**kw):
-    return acl.Context(**kw)
+    return Context(**kw)
 
 
 def policy_params(**extra):
@@ -94,7 +95,7 @@ def test_policy_check_mode_writes_nothing():
 
 def test_policy_bad_rules_fail_before_any_call():
     api = FakeConsul()
-    with pytest.raises(acl.AclError) as caught:
+    with pytest.raises(acl.OperationError) as caught:
         acl.run_policy(api, policy_params(rules='key_prefix "x" {\n policy = \n}'), ctx())
     assert "the rules do not parse: line 3: expected a value" in caught.value.message
     assert api.calls == []
@@ -120,7 +121,7 @@ def test_find_token_by_exact_description():
 
 def test_find_token_refuses_to_guess_between_duplicates():
     tokens = [{"AccessorID": "b", "Description": "dup"}, {"AccessorID": "a", "Description": "dup"}]
-    with pytest.raises(acl.AclError) as caught:
+    with pytest.raises(acl.OperationError) as caught:
         acl.find_token(tokens, "dup")
     assert "2 tokens have this description (AccessorIDs: a, b)" in caught.value.message
     assert "distinct" in caught.value.message
@@ -144,7 +145,7 @@ def test_context_hides_only_long_values():
 def test_token_create_refused_when_the_secret_would_leak_or_be_lost():
     api = FakeConsul()
     for check_mode in (False, True):
-        with pytest.raises(acl.AclError) as caught:
+        with pytest.raises(acl.OperationError) as caught:
             acl.run_token(api, token_params(policies=["reader"]), ctx(check_mode=check_mode))
         assert "refusing to create a token" in caught.value.message
         assert "store_secret_in" in caught.value.message and "no_log: true" in caught.value.message
@@ -229,7 +230,7 @@ def test_store_failure_after_create_says_how_to_recover_without_the_secret():
         def put_variable(self, path, items, cas, namespace=None):
             raise ServiceError("nomad", "PUT /v1/var/x", None, "connection refused")
 
-    with pytest.raises(acl.AclError) as caught:
+    with pytest.raises(acl.OperationError) as caught:
         acl.run_token(api, token_params(store_secret_in=STORE), ctx(), nomad_factory=DownNomad)
     token = next(iter(api.tokens.values()))
     err = caught.value
@@ -295,7 +296,7 @@ def test_accessor_item_can_be_named_or_turned_off():
 
 def test_bad_accessor_id_fails_before_any_call():
     api = FakeConsul()
-    with pytest.raises(acl.AclError, match="accessor_id 'bobby' is not an AccessorID"):
+    with pytest.raises(acl.OperationError, match="accessor_id 'bobby' is not an AccessorID"):
         acl.run_token(api, token_params(accessor_id="bobby"), ctx())
     assert api.calls == []
 
@@ -342,7 +343,7 @@ def test_store_refuses_a_hidden_secret():
     api, nomad = FakeConsul(), FakeNomad()
     token = api.add_token("bus agent bobby")
     token["SecretID"] = "<hidden>"
-    with pytest.raises(acl.AclError, match='acl = "write"'):
+    with pytest.raises(acl.OperationError, match='acl = "write"'):
         acl.run_token(api, token_params(store_secret_in=STORE), ctx(), nomad_factory=lambda: nomad)
 
 
@@ -370,7 +371,7 @@ def test_token_omitted_policies_are_kept():
 def test_token_local_cannot_change():
     api = FakeConsul()
     api.add_token("bus agent bobby", local=False)
-    with pytest.raises(acl.AclError, match="local=False; Consul cannot change that"):
+    with pytest.raises(acl.OperationError, match="local=False; Consul cannot change that"):
         acl.run_token(api, token_params(local=True), ctx())
 
 
@@ -404,6 +405,6 @@ def test_token_absent_with_duplicates_fails():
     api = FakeConsul()
     api.add_token("bus agent bobby")
     api.add_token("bus agent bobby")
-    with pytest.raises(acl.AclError, match="2 tokens have this description"):
+    with pytest.raises(acl.OperationError, match="2 tokens have this description"):
         acl.run_token(api, token_params(state="absent"), ctx())
     assert len(api.tokens) == 2

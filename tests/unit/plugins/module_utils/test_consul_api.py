@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from ansible_collections.octant.openclaw.plugins.module_utils.consul import ConsulApi, decode_entry, kv_path
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, UnexpectedAnswerError
+from ansible_collections.octant.openclaw.plugins.module_utils._consul import ConsulApi, decode_entry, kv_path
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError, UnexpectedAnswerError
 from requests.adapters import BaseAdapter
 
 TOKEN = "consul-unit-token-5d2e9a7c"

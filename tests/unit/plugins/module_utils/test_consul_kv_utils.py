@@ -9,8 +9,9 @@ import base64
 import json
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils import consul_kv as kvu
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils import _consul_kv as kvu
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils._module import Context
 from ansible_collections.octant.openclaw.tests.unit.plugins.consul_fake import FakeConsul
 
 PREFIX = "openclaw/registry/"
@@ -243,8 +244,8 @@ def test_tree_200_changes_take_ceil_transactions(max_ops, transactions):
 
 def test_tree_check_mode_writes_nothing_but_counts():
     api = seeded(10)
-    result = kvu.run_tree(api, tree_params({"k000": "x", "n": "y"}, delete_unlisted=True), check_mode=True,
-                          diff=True)
+    result = kvu.run_tree(api, tree_params({"k000": "x", "n": "y"}, delete_unlisted=True),
+                          Context(check_mode=True, diff=True))
     assert result["changed"] is True
     assert result["counts"] == {"created": 1, "updated": 1, "deleted": 9, "unchanged": 0, "transactions": 1}
     assert result["deleted"] == [f"k{i:03d}" for i in range(1, 10)]
@@ -254,7 +255,7 @@ def test_tree_check_mode_writes_nothing_but_counts():
 
 def test_tree_no_diff_when_unchanged():
     api = seeded(2)
-    result = kvu.run_tree(api, tree_params({"k000": "v"}), diff=True)
+    result = kvu.run_tree(api, tree_params({"k000": "v"}), Context(diff=True))
     assert "diff" not in result
 
 
@@ -268,14 +269,14 @@ def test_tree_absent_deletes_everything_under_the_prefix():
 
 def test_tree_bad_key_fails_before_any_call():
     api = FakeConsul()
-    with pytest.raises(kvu.KvError, match="tree key"):
+    with pytest.raises(kvu.OperationError, match="tree key"):
         kvu.run_tree(api, tree_params({"a//b": "x"}))
     assert api.calls == []
 
 
 def test_tree_bad_txn_max_ops_fails_before_any_call():
     api = seeded(1)
-    with pytest.raises(kvu.KvError, match="between 1 and 128"):
+    with pytest.raises(kvu.OperationError, match="between 1 and 128"):
         kvu.run_tree(api, tree_params({"k000": "w"}, txn_max_ops=500))
     assert api.calls == []
 
@@ -288,7 +289,7 @@ def test_tree_concurrent_change_in_a_later_transaction_reports_what_was_applied(
             fake.seed(f"{PREFIX}k150", "theirs")
 
     api.on_txn = concurrent_writer
-    with pytest.raises(kvu.KvError) as caught:
+    with pytest.raises(kvu.OperationError) as caught:
         kvu.run_tree(api, tree_params({f"k{i:03d}": "new" for i in range(200)}))
     err = caught.value
     assert err.status == 409
@@ -308,7 +309,7 @@ def test_tree_concurrent_change_in_a_later_transaction_reports_what_was_applied(
 def test_tree_permission_denied_in_a_transaction_names_the_capability():
     api = seeded(70)
     api.txn_faults[2] = {"Results": None, "Errors": [{"OpIndex": 1, "What": "Permission denied"}]}
-    with pytest.raises(kvu.KvError) as caught:
+    with pytest.raises(kvu.OperationError) as caught:
         kvu.run_tree(api, tree_params({f"k{i:03d}": "new" for i in range(70)}))
     assert caught.value.hint.startswith('the Consul token lacks key_prefix "openclaw/registry/" write')
     assert "operation 1 (key 'openclaw/registry/k065')" in caught.value.message
@@ -317,7 +318,7 @@ def test_tree_permission_denied_in_a_transaction_names_the_capability():
 def test_tree_server_error_makes_the_failed_transaction_uncertain():
     api = seeded(100)
     api.txn_faults[2] = ServiceError("consul", "transaction 2 of 2", 500, "rpc error: leadership lost")
-    with pytest.raises(kvu.KvError) as caught:
+    with pytest.raises(kvu.OperationError) as caught:
         kvu.run_tree(api, tree_params({f"k{i:03d}": "new" for i in range(100)}))
     result = caught.value.result
     assert len(result["applied"]["updated"]) == 64
@@ -329,7 +330,7 @@ def test_tree_server_error_makes_the_failed_transaction_uncertain():
 def test_tree_refused_connection_means_not_applied():
     api = seeded(10)
     api.txn_faults[1] = ServiceError("consul", "transaction 1 of 1", None, "connection refused")
-    with pytest.raises(kvu.KvError) as caught:
+    with pytest.raises(kvu.OperationError) as caught:
         kvu.run_tree(api, tree_params({f"k{i:03d}": "new" for i in range(10)}))
     result = caught.value.result
     assert result["changed"] is False and result["uncertain"] == []
@@ -347,12 +348,12 @@ def key_params(**extra):
 
 def test_key_create_then_unchanged():
     api = FakeConsul()
-    result = kvu.run_key(api, key_params(value="v1"), diff=True)
+    result = kvu.run_key(api, key_params(value="v1"), Context(diff=True))
     assert result["operation"] == "create" and result["changed"]
     assert result["diff"]["before"] == {} and result["diff"]["after"]["value"] == "v1"
     assert api.calls[-1][0] == "kv_put" and api.calls[-1][1][3] == 0  # create-only cas
     api.calls.clear()
-    result = kvu.run_key(api, key_params(value="v1"), diff=True)
+    result = kvu.run_key(api, key_params(value="v1"), Context(diff=True))
     assert result == {"changed": False, "key": "openclaw/k", "operation": "none", "value": "v1", "flags": 0,
                       "session": None}
     assert [c[0] for c in api.calls] == ["kv_get"]
@@ -376,7 +377,7 @@ def test_key_concurrent_change_is_not_overwritten():
         return entry
 
     api.kv_get = racing_get
-    with pytest.raises(kvu.KvError, match="changed by someone else"):
+    with pytest.raises(kvu.OperationError, match="changed by someone else"):
         kvu.run_key(api, key_params(value="mine"))
     assert api.kv["openclaw/k"]["Value"] == b"theirs"
 
@@ -384,7 +385,7 @@ def test_key_concurrent_change_is_not_overwritten():
 def test_key_user_cas_mismatch_fails():
     api = FakeConsul()
     api.seed("openclaw/k", "old")
-    with pytest.raises(kvu.KvError, match="check-and-set failed: cas=0"):
+    with pytest.raises(kvu.OperationError, match="check-and-set failed: cas=0"):
         kvu.run_key(api, key_params(value="new", cas=0))
 
 
@@ -400,20 +401,20 @@ def test_key_absent():
     api = FakeConsul()
     assert kvu.run_key(api, key_params(state="absent"))["changed"] is False
     api.seed("openclaw/k", "v")
-    result = kvu.run_key(api, key_params(state="absent"), check_mode=True, diff=True)
+    result = kvu.run_key(api, key_params(state="absent"), Context(check_mode=True, diff=True))
     assert result["changed"] and result["diff"]["after"] == {} and "openclaw/k" in api.kv
     result = kvu.run_key(api, key_params(state="absent"))
     assert result["operation"] == "delete" and "openclaw/k" not in api.kv
 
 
 def test_key_present_needs_a_value():
-    with pytest.raises(kvu.KvError, match="needs the value option"):
+    with pytest.raises(kvu.OperationError, match="needs the value option"):
         kvu.run_key(FakeConsul(), key_params())
 
 
 def test_key_check_mode_writes_nothing():
     api = FakeConsul()
-    result = kvu.run_key(api, key_params(value="v"), check_mode=True)
+    result = kvu.run_key(api, key_params(value="v"), Context(check_mode=True))
     assert result["changed"] and api.writes() == []
 
 
@@ -434,7 +435,7 @@ def test_acquire_keeps_the_value_and_is_honest_about_changes():
 def test_acquire_held_by_another_session_fails():
     api = FakeConsul()
     api.seed("openclaw/lock", "x", session="other")
-    with pytest.raises(kvu.KvError, match=r"locked by another session \(other\)"):
+    with pytest.raises(kvu.OperationError, match=r"locked by another session \(other\)"):
         kvu.run_key(api, key_params(key="openclaw/lock", session="s1", state="acquire"))
     assert api.writes() == []
 
@@ -443,7 +444,7 @@ def test_acquire_refused_by_consul_fails_with_a_hint():
     api = FakeConsul()
     api.sessions["s1"] = {"ID": "s1", "Node": "jerry"}
     api.kv_put = lambda *a, **k: False
-    with pytest.raises(kvu.KvError, match="did not grant the lock") as caught:
+    with pytest.raises(kvu.OperationError, match="did not grant the lock") as caught:
         kvu.run_key(api, key_params(key="openclaw/lock", session="s1", state="acquire"))
     assert "lock-delay" in caught.value.hint
 
@@ -453,17 +454,17 @@ def test_release():
     api.sessions["s1"] = {"ID": "s1", "Node": "jerry"}
     assert kvu.run_key(api, key_params(key="openclaw/lock", session="s1", state="release"))["changed"] is False
     api.seed("openclaw/lock", "v", session="s1")
-    result = kvu.run_key(api, key_params(key="openclaw/lock", session="s1", state="release"), diff=True)
+    result = kvu.run_key(api, key_params(key="openclaw/lock", session="s1", state="release"), Context(diff=True))
     assert result["changed"] and result["session"] is None and api.kv["openclaw/lock"]["Value"] == b"v"
     assert result["diff"]["before"]["session"] == "s1" and result["diff"]["after"]["session"] is None
     assert kvu.run_key(api, key_params(key="openclaw/lock", session="s1", state="release"))["changed"] is False
     api.seed("openclaw/lock", "v", session="other")
-    with pytest.raises(kvu.KvError, match="locked by another session"):
+    with pytest.raises(kvu.OperationError, match="locked by another session"):
         kvu.run_key(api, key_params(key="openclaw/lock", session="s1", state="release"))
 
 
 def test_acquire_without_session_fails():
-    with pytest.raises(kvu.KvError, match="needs the session option"):
+    with pytest.raises(kvu.OperationError, match="needs the session option"):
         kvu.run_key(FakeConsul(), key_params(state="acquire"))
 
 

@@ -6,7 +6,7 @@ the canonical HCL rendering."""
 from __future__ import annotations
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils.consul_rules import (
+from ansible_collections.octant.openclaw.plugins.module_utils._consul_rules import (
     RulesError,
     display_rules,
     normalize_rules,

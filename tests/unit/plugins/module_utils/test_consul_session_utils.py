@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils import consul_session as cs
+from ansible_collections.octant.openclaw.plugins.module_utils import _consul_session as cs
+from ansible_collections.octant.openclaw.plugins.module_utils._module import Context
 from ansible_collections.octant.openclaw.tests.unit.plugins.consul_fake import FakeConsul
 
 
@@ -52,14 +53,14 @@ def test_desired_session_body():
 ])
 def test_invalid_settings_fail_before_writing(extra, message):
     api = FakeConsul()
-    with pytest.raises(cs.SessionError, match=message):
+    with pytest.raises(cs.OperationError, match=message):
         cs.run_session(api, params(**extra))
     assert api.writes() == []
 
 
 def test_create_then_unchanged():
     api = FakeConsul()
-    result = cs.run_session(api, params(ttl="30s", node_checks=[]), diff=True)
+    result = cs.run_session(api, params(ttl="30s", node_checks=[]), Context(diff=True))
     assert result["operation"] == "create" and result["id"] in api.sessions
     assert result["diff"]["after"]["ttl"] == "30s"
     api.calls.clear()
@@ -85,7 +86,7 @@ def test_same_name_on_another_node_is_another_session():
 def test_different_settings_fail_unless_recreate():
     api = FakeConsul()
     first = cs.run_session(api, params(ttl="30s"))
-    with pytest.raises(cs.SessionError) as caught:
+    with pytest.raises(cs.OperationError) as caught:
         cs.run_session(api, params(ttl="60s", behavior="delete"))
     assert "other settings (behavior, ttl)" in caught.value.message and "recreate=true" in caught.value.message
     result = cs.run_session(api, params(ttl="60s", behavior="delete", recreate=True))
@@ -102,7 +103,7 @@ def test_renewed():
     result = cs.run_session(api, params(ttl="30s", state="renewed"))
     assert result["operation"] == "renew" and result["changed"] and result["id"] == ttl["id"]
     assert api.count("session_renew") == 1
-    check = cs.run_session(api, params(ttl="30s", state="renewed"), check_mode=True)
+    check = cs.run_session(api, params(ttl="30s", state="renewed"), Context(check_mode=True))
     assert check["changed"] and api.count("session_renew") == 1
     created = cs.run_session(api, params(name="new", ttl="30s", state="renewed"))
     assert created["operation"] == "create"
@@ -121,19 +122,19 @@ def test_duplicates():
     api = FakeConsul()
     api.session_create({"Name": "leader", "Node": "jerry"})
     api.session_create({"Name": "leader", "Node": "jerry"})
-    with pytest.raises(cs.SessionError, match="2 sessions have this name"):
+    with pytest.raises(cs.OperationError, match="2 sessions have this name"):
         cs.run_session(api, params())
-    result = cs.run_session(api, params(state="absent"), diff=True)
+    result = cs.run_session(api, params(state="absent"), Context(diff=True))
     assert result["changed"] and len(result["destroyed"]) == 2 and api.sessions == {}
     assert cs.run_session(api, params(state="absent"))["changed"] is False
 
 
 def test_check_mode_writes_nothing():
     api = FakeConsul()
-    result = cs.run_session(api, params(), check_mode=True)
+    result = cs.run_session(api, params(), Context(check_mode=True))
     assert result["changed"] and result["id"] is None and api.writes() == []
     cs.run_session(api, params())
-    assert cs.run_session(api, params(state="absent"), check_mode=True)["changed"]
+    assert cs.run_session(api, params(state="absent"), Context(check_mode=True))["changed"]
     assert len(api.sessions) == 1
 
 

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, UnexpectedAnswerError
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import (
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError, UnexpectedAnswerError
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import (
     HclNotSupportedError,
     JobChangedError,
     NomadApi,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.octant.openclaw.plugins.module_utils import nomad_diff
+from ansible_collections.octant.openclaw.plugins.module_utils import _nomad_diff as nomad_diff
 from ansible_collections.octant.openclaw.tests.unit.plugins.nomad_fake import (
     IMAGE_CHANGE,
     plan_reply,

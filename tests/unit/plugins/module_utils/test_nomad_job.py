@@ -8,14 +8,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import JobChangedError
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad_job import (
+from ansible_collections.octant.openclaw.plugins.module_utils._module import Context
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import JobChangedError
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad_job import (
     InputError,
-    NomadJob,
-    NomadJobInfo,
     normalize_job,
+    run_job,
+    run_job_info,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad_wait import WaitError
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad_wait import WaitError
 from ansible_collections.octant.openclaw.tests.unit.plugins.nomad_fake import (
     IMAGE_CHANGE,
     FakeNomad,
@@ -35,7 +36,7 @@ def params(**overrides):
 
 def run(api, check=False, diff=False, **overrides):
     warnings = []
-    result = NomadJob(api, params(**overrides), check_mode=check, diff_mode=diff, warn=warnings.append).run()
+    result = run_job(api, params(**overrides), Context(check_mode=check, diff=diff, warn=warnings.append))
     return result, warnings
 
 
@@ -228,8 +229,8 @@ def test_info_one_job_reads_job_allocations_and_deployment():
     api.jobs["web"] = web_job(Namespace="default", Status="running")
     api.allocations = [([{"ID": "a"}], 3)]
     api.job_deployments = [(deployment("successful"), 4)]
-    result = NomadJobInfo(api, {"name": "web", "prefix": None, "allocations": True, "deployment": True,
-                                "nomad_namespace": None}).run()
+    result = run_job_info(api, {"name": "web", "prefix": None, "allocations": True, "deployment": True,
+                                "nomad_namespace": None})
     assert result["exists"] is True
     assert result["allocations"] == [{"ID": "a"}]
     assert result["deployment_summary"]["status"] == "successful"
@@ -237,13 +238,13 @@ def test_info_one_job_reads_job_allocations_and_deployment():
 
 
 def test_info_missing_job():
-    result = NomadJobInfo(FakeNomad(), {"name": "gone", "allocations": True, "deployment": True}).run()
+    result = run_job_info(FakeNomad(), {"name": "gone", "allocations": True, "deployment": True})
     assert result == {"changed": False, "exists": False, "jobs": [], "job": None}
 
 
 def test_info_list_uses_the_server_side_prefix():
     api = FakeNomad()
     api.jobs = {"openclaw-a": {}, "openclaw-b": {}, "other": {}}
-    result = NomadJobInfo(api, {"name": None, "prefix": "openclaw-", "nomad_namespace": "farm"}).run()
+    result = run_job_info(api, {"name": None, "prefix": "openclaw-", "nomad_namespace": "farm"})
     assert [j["ID"] for j in result["jobs"]] == ["openclaw-a", "openclaw-b"]
     assert api.calls == [("list_jobs", {"prefix": "openclaw-", "namespace": "farm"})]

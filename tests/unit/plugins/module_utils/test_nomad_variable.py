@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import VariableConflictError
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad_variable import (
+from ansible_collections.octant.openclaw.plugins.module_utils._module import Context
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import VariableConflictError
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad_variable import (
     InputError,
-    NomadVariable,
     item_value,
     key_changes,
     key_diff,
+    run_variable,
     validate_path,
 )
 from ansible_collections.octant.openclaw.tests.unit.plugins.nomad_fake import FakeNomad
@@ -31,8 +32,7 @@ def params(**overrides):
 
 def run(api, check=False, diff=False, **overrides):
     secrets = set()
-    result = NomadVariable(api, params(**overrides), check_mode=check, diff_mode=diff,
-                           register_secret=secrets.add).run()
+    result = run_variable(api, params(**overrides), Context(check_mode=check, diff=diff, secrets=secrets))
     return result, secrets
 
 
@@ -168,9 +168,10 @@ def test_key_changes_and_key_diff():
 
 def test_short_item_values_are_not_masked_everywhere():
     """Ansible masks no_log values by substring: "1" would turn every index into asterisks."""
-    from ansible_collections.octant.openclaw.plugins.module_utils.nomad_variable import MIN_MASKED_LENGTH, NomadVariable
+    from ansible_collections.octant.openclaw.plugins.module_utils._module import MIN_SECRET_LENGTH as MIN_MASKED_LENGTH
+    from ansible_collections.octant.openclaw.plugins.module_utils._nomad_variable import NomadVariable
 
-    registered = []
-    variable = NomadVariable(api=None, params={"nomad_namespace": None}, register_secret=registered.append)
+    registered = set()
+    variable = NomadVariable(api=None, params={"nomad_namespace": None}, ctx=Context(secrets=registered))
     variable._register({"SHORT": "1", "FLAG": "true", "KEY": "x" * MIN_MASKED_LENGTH})
-    assert registered == ["x" * MIN_MASKED_LENGTH]
+    assert registered == {"x" * MIN_MASKED_LENGTH}

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad_wait import (
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad_wait import (
     JobWaiter,
     WaitError,
     deployment_summary,

@@ -9,8 +9,8 @@ import asyncio
 import time
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils import onepassword as op
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils import _onepassword as op
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError
 from ansible_collections.octant.openclaw.tests.unit.plugins.onepassword_fake import AUTH_ERROR, FakeOnePassword
 from onepassword.errors import RateLimitExceededException
 

@@ -3,8 +3,8 @@
 """Tokens never reach an error message, even when requests refuses to send them."""
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
-from ansible_collections.octant.openclaw.plugins.module_utils.service_api import ApiSession
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils._service_api import ApiSession
 
 TOKEN = "c0nsul-secret-id-3f9a"
 

@@ -85,7 +85,7 @@ def test_key_roundtrip(run_module, fake):
 
 
 def test_missing_consul_library_names_both_clients(run_module, fake, monkeypatch):
-    from ansible_collections.octant.openclaw.plugins.module_utils import consul as consul_utils
+    from ansible_collections.octant.openclaw.plugins.module_utils import _consul as consul_utils
 
     monkeypatch.setattr(consul_utils, "CONSUL_IMPORT_ERROR", "Traceback: No module named 'consul'")
     with pytest.raises(run_module.FailJson) as caught:

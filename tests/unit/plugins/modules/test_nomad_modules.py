@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import VariableConflictError
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import VariableConflictError
 from ansible_collections.octant.openclaw.plugins.modules import nomad_job, nomad_job_info, nomad_variable
 from ansible_collections.octant.openclaw.tests.unit.plugins.nomad_fake import (
     IMAGE_CHANGE,

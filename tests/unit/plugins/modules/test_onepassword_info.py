@@ -9,7 +9,7 @@ import json
 import re
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils import onepassword as op
+from ansible_collections.octant.openclaw.plugins.module_utils import _onepassword as op
 from ansible_collections.octant.openclaw.plugins.modules import onepassword_info
 from ansible_collections.octant.openclaw.tests.unit.plugins.onepassword_fake import FakeOnePassword
 
@@ -122,7 +122,7 @@ def test_wrong_token(vault, run):
 
 
 def test_missing_sdk(vault, run, monkeypatch):
-    monkeypatch.setattr(onepassword_info, "ONEPASSWORD_IMPORT_ERROR", "Traceback: No module named 'onepassword'")
+    monkeypatch.setattr(op, "ONEPASSWORD_IMPORT_ERROR", "Traceback: No module named 'onepassword'")
     result = run({"references": NAMED}, fails=True)
     assert "onepassword-sdk" in result["msg"]
     assert vault.calls == []

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import time
 
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import OperationError
 
 SUCCESS = "successful"
 FAILED = ("failed", "cancelled")
@@ -25,18 +25,13 @@ ROLLBACK = re.compile(r"rolling back to job version (\d+)")
 NEEDS_PROMOTION = "requires manual promotion"
 
 
-class WaitError(ServiceError):
+class WaitError(OperationError):
     """The waited-for deployment or allocations failed or did not finish in time. `details` is
     returned with the failure (deployment summary, rollback)."""
 
     def __init__(self, text, details=None):
-        self._text = text
         self.details = details or {}
-        super().__init__("nomad", "wait", None, "")
-
-    @property
-    def message(self):
-        return self._text
+        super().__init__("nomad", "wait", text=text)
 
 
 def expects_deployment(job):

@@ -8,23 +8,11 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, UnexpectedAnswerError
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import OperationError, UnexpectedAnswerError
+from ansible_collections.octant.openclaw.plugins.module_utils._module import Context
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-class SessionError(ServiceError):
-    def __init__(self, call, message, hint=None, result=None):
-        super().__init__("consul", call, None, message, hint=hint)
-        self.result = result or {}
-
-    @property
-    def message(self):
-        text = f"Consul {self.call}: {self.body}"
-        if self.hint:
-            text += f". Hint: {self.hint}"
-        return text
 
 
 def seconds(value):
@@ -120,16 +108,19 @@ def session_view(session):
             "node_checks": session.get("NodeChecks"), "service_checks": session.get("ServiceChecks")}
 
 
-def run_session(api, params, check_mode=False, diff=False, warn=None):
+def run_session(api, params, ctx=None):
+    ctx = ctx or Context()
+    check_mode, diff = ctx.check_mode, ctx.diff
     name = params["name"]
     state = params.get("state") or "present"
     node = params.get("node") or api.agent_node_name()
     if not node:
-        raise SessionError(f"session {name!r}", "the agent did not say its node name", hint="set the node option")
+        raise OperationError("consul", f"session {name!r}",
+                             "the agent did not say its node name", hint="set the node option")
     try:
         desired = desired_session(params, node) if state != "absent" else None
     except ValueError as exc:
-        raise SessionError(f"session {name!r}", str(exc)) from None
+        raise OperationError("consul", f"session {name!r}", str(exc)) from None
     found = [s for s in api.session_list_node(node) if s.get("Name") == name]
 
     if state == "absent":
@@ -148,9 +139,10 @@ def run_session(api, params, check_mode=False, diff=False, warn=None):
 
     if len(found) > 1:
         ids = ", ".join(sorted(s["ID"] for s in found))
-        raise SessionError(f"session {name!r} on node {node!r}", f"{len(found)} sessions have this name ({ids})",
-                           hint="the name identifies the session on its node for this module; destroy the extra "
-                                "ones (state=absent destroys them all)")
+        raise OperationError("consul", f"session {name!r} on node {node!r}",
+                             f"{len(found)} sessions have this name ({ids})",
+                             hint="the name identifies the session on its node for this module; destroy the extra "
+                             "ones (state=absent destroys them all)")
     existing = found[0] if found else None
     operation, changes = "none", []
     if existing is None:
@@ -165,12 +157,12 @@ def run_session(api, params, check_mode=False, diff=False, warn=None):
                 getattr(api, "address", None)) from None
         if changes:
             if not params.get("recreate"):
-                raise SessionError(f"session {name!r} on node {node!r}",
-                                   f"the session exists with other settings ({', '.join(changes)}); Consul sessions "
-                                   f"cannot be changed",
-                                   hint="set recreate=true to destroy and create it again (its locks are released "
-                                        "or deleted per its behavior), or match the existing settings",
-                                   result={"changed": False, "id": existing["ID"], "changes": changes})
+                raise OperationError("consul", f"session {name!r} on node {node!r}",
+                                     f"the session exists with other settings ({', '.join(changes)}); Consul sessions "
+                                     f"cannot be changed",
+                                     hint="set recreate=true to destroy and create it again (its locks are released "
+                                     "or deleted per its behavior), or match the existing settings",
+                                     result={"changed": False, "id": existing["ID"], "changes": changes})
             operation = "recreate"
         elif state == "renewed" and existing.get("TTL"):
             operation = "renew"

@@ -2,30 +2,19 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The logic of the nomad_variable module: read once, compare, write with CAS.
 
-Item values are secrets: they are registered with the module's no_log_values (the ones read
-from Nomad too), never returned, never put in a diff or an error message. Results and diffs
+Item values are secrets: they are registered for masking (Context.hide; the ones read from
+Nomad too), never returned, never put in a diff or an error message. Results and diffs
 name item KEYS only."""
 
 from __future__ import annotations
 
 import re
 
-VARIABLE_OPTIONS = {
-    "path": {"type": "str", "required": True},
-    "items": {"type": "dict", "no_log": True},
-    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-    "purge_items": {"type": "bool", "default": True},
-}
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import InputError
+from ansible_collections.octant.openclaw.plugins.module_utils._module import Context
+
 PATH_PATTERN = re.compile(r"^[a-zA-Z0-9\-_~/]{1,128}$")
 HIDDEN = "(hidden)"
-
-
-# Shortest item value registered with no_log_values (see _register).
-MIN_MASKED_LENGTH = 8
-
-
-class InputError(Exception):
-    """A problem with the module's arguments, found before any call."""
 
 
 def validate_path(path):
@@ -79,24 +68,26 @@ def key_diff(current, desired, path):
             "after_header": f"nomad variable {path}" + ("" if desired is not None else " (absent)")}
 
 
-class NomadVariable:
-    """state present/absent of one variable. `register_secret` receives every item value seen
-    (module.no_log_values.add), before anything is compared or returned."""
+def run_variable(api, params, ctx=None):
+    """nomad_variable: state present or absent of one variable."""
+    return NomadVariable(api, params, ctx or Context()).run()
 
-    def __init__(self, api, params, check_mode=False, diff_mode=False, register_secret=None):
+
+class NomadVariable:
+    """state present/absent of one variable. Every item value seen is registered for masking
+    (ctx.hide) before anything is compared or returned."""
+
+    def __init__(self, api, params, ctx):
         self.api = api
         self.params = params
-        self.check_mode = check_mode
-        self.diff_mode = diff_mode
-        self.register_secret = register_secret or (lambda value: None)
+        self.check_mode = ctx.check_mode
+        self.diff_mode = ctx.diff
+        self.ctx = ctx
         self.namespace = params.get("nomad_namespace")
 
     def _register(self, items):
-        # Ansible masks by substring: a value like "1" or "true" would mangle indexes, paths and
-        # messages. Results never carry item values, so short ones need no mask.
         for value in (items or {}).values():
-            if isinstance(value, str) and len(value) >= MIN_MASKED_LENGTH:
-                self.register_secret(value)
+            self.ctx.hide(value)
 
     def run(self):
         params = self.params

@@ -22,8 +22,8 @@ import os
 import threading
 import traceback
 
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import ONEPASSWORD_OPTIONS, resolve
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils._connection import ONEPASSWORD_OPTIONS, Service, resolve
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import InputError, ServiceError
 
 try:
     from onepassword import Client, Secrets
@@ -36,6 +36,7 @@ else:
     HAS_ONEPASSWORD = True
     ONEPASSWORD_IMPORT_ERROR = None
 
+ONEPASSWORD = Service("onepassword", ONEPASSWORD_OPTIONS, lambda: (("onepassword-sdk", ONEPASSWORD_IMPORT_ERROR),))
 TOKEN_ENV = "OP_SERVICE_ACCOUNT_TOKEN"
 PREFIX = "op://"
 SHAPE = "op://<vault>/<item>/<field> or op://<vault>/<item>/<section>/<field>"
@@ -74,36 +75,24 @@ class OnePasswordError(ServiceError):
     """A 1Password failure. `failures` maps each reference concerned to its reason (empty when
     the failure is not about particular references)."""
 
-    def __init__(self, call, reason="", failures=None, hint=None):
+    def __init__(self, call, reason="", failures=None, hint=None, text=None):
         self.reason = reason
         self.failures = dict(failures or {})
-        super().__init__("1password", call, body=reason, hint=hint)
-
-    @property
-    def message(self):
-        if self.failures:
+        if text is None and self.failures:
             parts = [f"{ref!r}: {why}" for ref, why in self.failures.items()]
             noun = "reference" if len(parts) == 1 else f"{len(parts)} references"
-            text = f"1Password {self.call} failed for {noun}: " + "; ".join(parts)
-            if self.reason:
-                text += f" ({self.reason})"
-        else:
-            text = f"1Password {self.call} failed: {self.reason}"
-        if self.hint:
-            text += f". Hint: {self.hint}"
-        return text
+            text = f"1Password {call} failed for {noun}: " + "; ".join(parts) + (f" ({reason})" if reason else "")
+        elif text is None:
+            text = f"1Password {call} failed: {reason}"
+        super().__init__("1password", call, body=reason, hint=hint, text=text)
 
 
 class OnePasswordAnswerError(OnePasswordError):
     """1Password (through the SDK) answered something the SDK cannot read: the same message
-    shape as every other unexpected answer (errors.UnexpectedAnswerError)."""
+    shape as every other unexpected answer (_errors.UnexpectedAnswerError)."""
 
-    @property
-    def message(self):
-        text = f"1Password {self.call} returned an unexpected answer: {self.reason}"
-        if self.hint:
-            text += f". Hint: {self.hint}"
-        return text
+    def __init__(self, call, reason, hint=None):
+        super().__init__(call, reason, hint=hint, text=f"1Password {call} returned an unexpected answer: {reason}")
 
 
 def reference_problem(reference):
@@ -263,3 +252,34 @@ def _run(coroutine):
     # A loop already runs in this thread: asyncio.run() would refuse, so use a private loop.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+# -- the onepassword_info module -----------------------------------------------------------------
+
+NEEDS_NO_LOG = ("onepassword_info returns secret values: set 'no_log: true' on this task so they never reach "
+                "the output or AWX job events (use the registered result as usual)")
+
+
+def named_references(references):
+    """(name, reference) pairs from a dict of name -> reference or a list of references."""
+    if isinstance(references, dict):
+        pairs = list(references.items())
+    elif isinstance(references, list):
+        pairs = [(ref, ref) for ref in references]
+    else:
+        raise InputError(f"references must be a dict of name -> op:// reference or a list, "
+                         f"got {type(references).__name__}")
+    for name, _ref in pairs:
+        if not isinstance(name, str):
+            raise InputError(f"every name and reference must be a string, got {name!r}")
+    return pairs
+
+
+def run_info(params, ctx):
+    """onepassword_info: every reference resolved in one call; the task must be no_log."""
+    pairs = named_references(params["references"])
+    if not ctx.no_log:
+        raise InputError(NEEDS_NO_LOG)
+    options = {option.name: params[option.name] for option in ONEPASSWORD_OPTIONS}
+    values = resolve_references([ref for _name, ref in pairs], **options)
+    return {"changed": False, "secrets": {name: values[index] for index, (name, _ref) in enumerate(pairs)}}

@@ -1,7 +1,8 @@
 # Copyright: octant.openclaw contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One clear failure message for every service error: which call, the status, the server's
-text, and a hint for the cases users hit most."""
+"""The failures every module reports, in one format: what failed and why, then `. Hint: ` and
+what to do when there is a known fix. `message` is what fail_json says; `result` the extra return
+values that go with it (what was already done before the failure)."""
 
 from __future__ import annotations
 
@@ -11,27 +12,55 @@ OPTION_OF_ADDRESS = {"litellm": "farm_model_providers.litellm.base_url"}
 DISPLAY_NAME = {"nomad": "Nomad", "consul": "Consul", "1password": "1Password", "litellm": "LiteLLM"}
 
 
-class ServiceError(Exception):
-    """A failed call to Nomad, Consul or 1Password. `status` is the HTTP status (None when the
-    service could not be reached); `body` the server's text."""
+def display_name(service):
+    return DISPLAY_NAME.get(service, service.capitalize())
 
-    def __init__(self, service, call, status=None, body="", hint=None):
-        self.service = service
-        self.call = call
-        self.status = status
-        self.body = (body or "").strip()
+
+class ModuleError(Exception):
+    """A failure a module reports: `text` (what failed and why), `hint` (what to do; it may be
+    set after the error is raised), `result` (extra return values for fail_json)."""
+
+    def __init__(self, text, hint=None, result=None):
+        self.text = text
         self.hint = hint
+        self.result = dict(result or {})
         super().__init__(self.message)
 
     @property
     def message(self):
-        status = f"HTTP {self.status}" if self.status is not None else "no response"
-        text = f"{self.service.capitalize()} {self.call} failed ({status})"
-        if self.body:
-            text += f": {self.body[:2000]}"
-        if self.hint:
-            text += f". Hint: {self.hint}"
-        return text
+        return f"{self.text}. Hint: {self.hint}" if self.hint else self.text
+
+
+class InputError(ModuleError):
+    """A problem with the module's arguments, found before any call."""
+
+
+class ServiceError(ModuleError):
+    """A failed call to Nomad, Consul, 1Password or LiteLLM. `status` is the HTTP status (None when
+    the service could not be reached); `body` the server's text. `text` replaces the default
+    `<Service> <call> failed (<status>): <body>` when the collection says more than the server."""
+
+    def __init__(self, service, call, status=None, body="", hint=None, text=None, result=None):
+        self.service = service
+        self.call = call
+        self.status = status
+        self.body = (body or "").strip()
+        if text is None:
+            outcome = f"HTTP {status}" if status is not None else "no response"
+            text = f"{display_name(service)} {call} failed ({outcome})"
+            if self.body:
+                text += f": {self.body[:2000]}"
+        super().__init__(text, hint=hint, result=result)
+
+
+class OperationError(ServiceError):
+    """A failure decided by the collection, not an HTTP error (a refused or unfinished operation):
+    `<Service> <call>: <reason>`, or the whole `text` when given (it embeds a failed call's own
+    message)."""
+
+    def __init__(self, service, call, reason="", hint=None, result=None, status=None, text=None):
+        super().__init__(service, call, status, reason, hint=hint, result=result,
+                         text=text if text is not None else f"{display_name(service)} {call}: {reason}")
 
 
 class UnexpectedAnswerError(ServiceError):
@@ -40,19 +69,12 @@ class UnexpectedAnswerError(ServiceError):
     values, which may be secrets)."""
 
     def __init__(self, service, call, status, description, address=None, hint=None):
-        super().__init__(service, call, status, description, hint=hint or answer_hint(service, address))
-
-    @property
-    def message(self):
-        name = DISPLAY_NAME.get(self.service, self.service.capitalize())
-        text = f"{name} {self.call} returned an unexpected answer: {self.body}"
-        if self.hint:
-            text += f". Hint: {self.hint}"
-        return text
+        text = f"{display_name(service)} {call} returned an unexpected answer: {(description or '').strip()}"
+        super().__init__(service, call, status, description, hint=hint or answer_hint(service, address), text=text)
 
 
 def answer_hint(service, address):
-    name = DISPLAY_NAME.get(service, service.capitalize())
+    name = display_name(service)
     if not address:
         return None
     env = ENV_OF_ADDRESS.get(service)

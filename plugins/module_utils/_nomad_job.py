@@ -12,38 +12,15 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.octant.openclaw.plugins.module_utils import nomad_diff
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad_wait import (
+from ansible_collections.octant.openclaw.plugins.module_utils import _nomad_diff as nomad_diff
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import InputError
+from ansible_collections.octant.openclaw.plugins.module_utils._module import Context
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad_wait import (
     JobWaiter,
     WaitError,
     deployment_summary,
     expects_deployment,
 )
-
-JOB_OPTIONS = {
-    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-    "name": {"type": "str", "aliases": ["id"]},
-    "job": {"type": "dict"},
-    "hcl": {"type": "str"},
-    "variables": {"type": "dict", "default": {}, "no_log": True},
-    "purge": {"type": "bool", "default": False},
-    "wait": {"type": "bool", "default": False},
-    "wait_timeout": {"type": "int", "default": 300},
-}
-JOB_MUTUALLY_EXCLUSIVE = [("job", "hcl")]
-JOB_REQUIRED_IF = [("state", "present", ("job", "hcl"), True)]
-
-INFO_OPTIONS = {
-    "name": {"type": "str", "aliases": ["id"]},
-    "prefix": {"type": "str"},
-    "allocations": {"type": "bool", "default": True},
-    "deployment": {"type": "bool", "default": True},
-}
-INFO_MUTUALLY_EXCLUSIVE = [("name", "prefix")]
-
-
-class InputError(Exception):
-    """A problem with the module's arguments, found before any call."""
 
 
 def normalize_job(job, name=None, namespace=None):
@@ -84,15 +61,25 @@ _HCL_KEYS = frozenset(("job", "group", "task", "id", "name", "type", "datacenter
                        "meta", "namespace", "region", "priority"))
 
 
+def run_job(api, params, ctx=None):
+    """nomad_job: state present or absent of one job."""
+    return NomadJob(api, params, ctx or Context()).run()
+
+
+def run_job_info(api, params, ctx=None):
+    """nomad_job_info: one job with its allocations and deployment, or a job list."""
+    return NomadJobInfo(api, params).run()
+
+
 class NomadJob:
     """state present/absent of one job. `api` is a NomadApi (or a fake with its methods)."""
 
-    def __init__(self, api, params, check_mode=False, diff_mode=False, warn=None):
+    def __init__(self, api, params, ctx):
         self.api = api
         self.params = params
-        self.check_mode = check_mode
-        self.diff_mode = diff_mode
-        self.warn = warn or (lambda text: None)
+        self.check_mode = ctx.check_mode
+        self.diff_mode = ctx.diff
+        self.warn = ctx.warn
         self.connection_namespace = params.get("nomad_namespace")
 
     def run(self):

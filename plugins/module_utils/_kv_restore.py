@@ -14,6 +14,9 @@ from __future__ import annotations
 import json
 import re
 
+from ansible_collections.octant.openclaw.plugins.module_utils._consul_kv import display
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import InputError
+
 MESSAGE_RE = re.compile(r"bus/([^/]+)/in/([^/]+)/(\d+)")
 SKIP_PREFIXES = ("registry/gateways/", "backup/")
 
@@ -57,3 +60,19 @@ def plan(export, current):
                 continue
         writes[key] = export[key]
     return writes, delivered, skipped
+
+
+def run_restore(api, params, ctx):
+    """consul_kv_restore: create again (check-and-set 0) the keys plan() selects."""
+    export = params["export"]
+    prefix = export.get("prefix")
+    tree = export.get("tree")
+    if prefix != "openclaw/" or not isinstance(tree, dict):
+        raise InputError("export: not an export of playbooks/backup.yml (expected {prefix: openclaw/, tree: {...}})")
+    current = {entry["Key"][len(prefix):]: display(entry["Value"]) for entry in api.kv_get_tree(prefix)}
+    writes, delivered, skipped = plan({str(k): str(v) for k, v in tree.items()}, current)
+    restored = []
+    for key, value in writes.items():
+        if ctx.check_mode or api.kv_put(prefix + key, value.encode("utf-8"), cas=0):
+            restored.append(key)
+    return {"changed": bool(restored), "restored": restored, "delivered": delivered, "skipped": skipped}

@@ -17,7 +17,13 @@ import json
 import math
 import re
 
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, UnexpectedAnswerError
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import (
+    InputError,
+    OperationError,
+    ServiceError,
+    UnexpectedAnswerError,
+)
+from ansible_collections.octant.openclaw.plugins.module_utils._module import Context
 
 # Consul's per-transaction limits: 64 operations before Consul 1.14, 128 from 1.14; and the request
 # body limit (limits.txn_max_req_len, default 512 KiB, the same as kv_max_value_size).
@@ -29,25 +35,6 @@ SAFE_KEY = re.compile(r"^[A-Za-z0-9_./-]+$")
 
 # Words of the txn errors that mean "someone else changed the key after we read it".
 CONFLICT_MARKERS = ("index is stale", "exists", "failed index check", "does not exist", "cas failed")
-
-
-class KvError(ServiceError):
-    """A consul_kv failure that is not one plain HTTP error: a lock held by another session, a CAS
-    mismatch, a transaction that failed after earlier ones were applied. `result` carries the
-    extra return values (what was applied) for fail_json. With `complete=True` the text is
-    already the whole message (it embeds the failed call's own message)."""
-
-    def __init__(self, call, message, status=None, hint=None, result=None, complete=False):
-        self.complete = complete
-        super().__init__("consul", call, status, message, hint=hint)
-        self.result = result or {}
-
-    @property
-    def message(self):
-        text = self.body if self.complete else f"Consul {self.call}: {self.body}"
-        if self.hint:
-            text += f". Hint: {self.hint}"
-        return text
 
 
 # -- values -----------------------------------------------------------------------------------
@@ -250,7 +237,7 @@ def min_transactions(count, max_ops=TXN_MAX_OPS_DEFAULT):
 
 def apply_plan(api, plan, max_ops=TXN_MAX_OPS_DEFAULT, max_bytes=TXN_MAX_BYTES):
     """Write the plan with one /v1/txn call per batch. Returns the number of transactions used.
-    Raises KvError when a transaction fails; its `result` says which keys earlier transactions
+    Raises OperationError when a transaction fails; its `result` says which keys earlier transactions
     applied, which were not applied, and which are uncertain (no answer from Consul)."""
     batches = batch(plan.changes, max_ops, max_bytes)
     applied = []
@@ -329,8 +316,8 @@ def _partial_failure(plan, batches, number, applied, message, uncertain, status,
         summary += (f"; whether the {len(failed)} change(s) of transaction {number} were applied is unknown "
                     f"(see 'uncertain')")
     text = f"{message}. {summary}; {len(result['not_applied'])} change(s) were not applied (see 'not_applied')"
-    return KvError(f"KV tree write under {plan.prefix!r}", text, status=status, hint=hint, result=result,
-                   complete=True)
+    return OperationError("consul", f"KV tree write under {plan.prefix!r}", status=status, hint=hint, result=result,
+                          text=text)
 
 
 def _by_action(changes):
@@ -345,8 +332,18 @@ def _b64(value):
 
 # -- the module's two modes ---------------------------------------------------------------------
 
-def run_tree(api, params, check_mode=False, diff=False):
+def run_kv(api, params, ctx=None):
+    """consul_kv: a tree with `prefix`, else one key."""
+    if params.get("prefix") is not None:
+        return run_tree(api, params, ctx)
+    if params.get("delete_unlisted"):
+        raise InputError("delete_unlisted needs tree mode (prefix)")
+    return run_key(api, params, ctx)
+
+
+def run_tree(api, params, ctx=None):
     """consul_kv with `prefix`: one recursive read, then the planned transactions."""
+    ctx = ctx or Context()
     try:
         prefix = normalize_prefix(params["prefix"])
         tree = params.get("tree") or {}
@@ -359,19 +356,21 @@ def run_tree(api, params, check_mode=False, diff=False):
         plan = plan_tree(prefix, tree, entries, **plan_args)
         batches = batch(plan.changes, max_ops)
     except ValueError as exc:
-        raise KvError("KV tree check", str(exc)) from None
+        raise OperationError("consul", "KV tree check", str(exc)) from None
     result = {"changed": bool(plan.changes), "prefix": prefix,
               "created": plan.keys("create"), "updated": plan.keys("update"), "deleted": plan.keys("delete"),
               "counts": dict(plan.counts(), transactions=len(batches))}
-    if plan.changes and not check_mode:
+    if plan.changes and not ctx.check_mode:
         apply_plan(api, plan, max_ops)
-    if diff and plan.changes:
+    if ctx.diff and plan.changes:
         result["diff"] = plan.diff()
     return result
 
 
-def run_key(api, params, check_mode=False, diff=False):
+def run_key(api, params, ctx=None):
     """consul_kv with `key`: read the key once, write only when needed."""
+    ctx = ctx or Context()
+    check_mode, diff = ctx.check_mode, ctx.diff
     key = params["key"]
     state = params.get("state") or "present"
     value = params.get("value")
@@ -379,11 +378,11 @@ def run_key(api, params, check_mode=False, diff=False):
     cas = params.get("cas")
     session = params.get("session")
     if not key or key.startswith("/"):
-        raise KvError(f"KV key {key!r}", "the key must not be empty nor start with '/'")
+        raise OperationError("consul", f"KV key {key!r}", "the key must not be empty nor start with '/'")
     if state in ("acquire", "release") and not session:
-        raise KvError(f"KV {state} of {key!r}", f"state={state} needs the session option")
+        raise OperationError("consul", f"KV {state} of {key!r}", f"state={state} needs the session option")
     if state == "present" and value is None:
-        raise KvError(f"KV write of {key!r}", "state=present with key needs the value option")
+        raise OperationError("consul", f"KV write of {key!r}", "state=present with key needs the value option")
     entry = api.kv_get(key)
     old = _key_view(entry)
     holder = entry.get("Session") if entry else None
@@ -403,9 +402,9 @@ def run_key(api, params, check_mode=False, diff=False):
             new_flags = flags if flags is not None else (entry or {}).get("Flags", 0)
     elif state == "acquire":
         if holder and holder != session:
-            raise KvError(f"KV acquire of {key!r}", f"the key is locked by another session ({holder})",
-                          hint="wait for that session to release the lock or to be invalidated",
-                          result={"changed": False, "key": key, "session": holder})
+            raise OperationError("consul", f"KV acquire of {key!r}", f"the key is locked by another session ({holder})",
+                                 hint="wait for that session to release the lock or to be invalidated",
+                                 result={"changed": False, "key": key, "session": holder})
         wanted = encode_value(value) if value is not None else (entry["Value"] if entry else b"")
         flags_ok = flags is None or (entry or {}).get("Flags", 0) == flags
         if holder != session or (entry and wanted != entry["Value"]) or not flags_ok:
@@ -414,9 +413,9 @@ def run_key(api, params, check_mode=False, diff=False):
             new_flags = flags if flags is not None else (entry or {}).get("Flags", 0)
     elif state == "release":
         if holder and holder != session:
-            raise KvError(f"KV release of {key!r}",
-                          f"the key is locked by another session ({holder}), not by {session}",
-                          result={"changed": False, "key": key, "session": holder})
+            raise OperationError("consul", f"KV release of {key!r}",
+                                 f"the key is locked by another session ({holder}), not by {session}",
+                                 result={"changed": False, "key": key, "session": holder})
         if holder == session:
             operation = "release"
             new_value = encode_value(value) if value is not None else entry["Value"]
@@ -457,15 +456,52 @@ def _write_key(api, key, operation, entry, value, flags, cas, session):
     if ok:
         return
     if operation == "acquire":
-        raise KvError(f"KV acquire of {key!r}", f"Consul did not grant the lock to session {session}",
-                      hint="another session took it after it was read, or the lock-delay of a previous "
-                           "holder is still running (up to 60 s); retry later")
+        raise OperationError("consul", f"KV acquire of {key!r}", f"Consul did not grant the lock to session {session}",
+                             hint="another session took it after it was read, or the lock-delay of a previous "
+                             "holder is still running (up to 60 s); retry later")
     if operation == "release":
-        raise KvError(f"KV release of {key!r}", f"Consul did not release the lock of session {session}",
-                      hint="the lock changed hands after it was read")
+        raise OperationError("consul", f"KV release of {key!r}",
+                             f"Consul did not release the lock of session {session}",
+                             hint="the lock changed hands after it was read")
     if cas is not None:
-        raise KvError(f"KV {operation} of {key!r}", f"check-and-set failed: cas={cas} does not match the key's "
-                      f"ModifyIndex (read: {index if entry else 'key absent'})",
-                      hint="cas=0 writes only a missing key; another value means the ModifyIndex you read")
-    raise KvError(f"KV {operation} of {key!r}", "the key was changed by someone else after this task read it; "
-                  "nothing was written", hint="re-run the task to apply the desired state on top of the new value")
+        raise OperationError("consul", f"KV {operation} of {key!r}",
+                             f"check-and-set failed: cas={cas} does not match the key's "
+                             f"ModifyIndex (read: {index if entry else 'key absent'})",
+                             hint="cas=0 writes only a missing key; another value means the ModifyIndex you read")
+    raise OperationError("consul", f"KV {operation} of {key!r}",
+                         "the key was changed by someone else after this task read it; nothing was written",
+                         hint="re-run the task to apply the desired state on top of the new value")
+
+
+# -- consul_kv_info -----------------------------------------------------------------------------
+
+def value_of(raw, parse_json):
+    """A stored value as text, or as the JSON it holds (with `parse_json`)."""
+    text = display(raw)
+    if not parse_json or not text:
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def run_kv_info(api, params, ctx=None):
+    """consul_kv_info: one key, or every key under a prefix (one recursive read)."""
+    if params.get("key") is not None:
+        error = check_key(params["key"])
+        if error:
+            raise InputError(f"key: {error}")
+        entry = api.kv_get(params["key"])
+        return {"changed": False, "exists": entry is not None,
+                "value": value_of(entry["Value"], params["parse_json"]) if entry else None,
+                "index": entry["ModifyIndex"] if entry else 0}
+    try:
+        prefix = normalize_prefix(params["prefix"])
+    except ValueError as err:
+        raise InputError(f"prefix: {err}") from None
+    entries = api.kv_get_tree(prefix)
+    tree = {entry["Key"][len(prefix):]: value_of(entry["Value"], params["parse_json"])
+            for entry in entries if entry["Key"] != prefix}
+    return {"changed": False, "exists": bool(tree), "tree": tree,
+            "index": max((entry["ModifyIndex"] for entry in entries), default=0)}

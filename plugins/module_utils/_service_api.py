@@ -10,7 +10,8 @@ import json
 import re
 import traceback
 
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import (
+from ansible_collections.octant.openclaw.plugins.module_utils._connection import Service
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import (
     ServiceError,
     UnexpectedAnswerError,
     hint_for,
@@ -23,6 +24,10 @@ except ImportError:
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 else:
     REQUESTS_IMPORT_ERROR = None
+
+
+# Plain HTTP services (LiteLLM): no connection options of their own, only requests.
+HTTP = Service("http", (), lambda: (("requests", REQUESTS_IMPORT_ERROR),))
 
 
 def normalize_address(address, default_scheme="http"):

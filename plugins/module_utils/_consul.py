@@ -5,7 +5,7 @@ shared connection options. Every call is plain HTTP: the modules need exact answ
 apart from an empty body, a 409 transaction with its Errors, every session field) that the
 python-consul client libraries do not give. Such a library (python-consul2 by default, or py-consul,
 which community.general's Consul modules need; both install the `consul` package) is still the
-declared requirement, checked by require_libraries, so the collection's Python requirements stay
+declared requirement, checked by the module skeleton (CONSUL), so the collection's Python requirements stay
 those of a Consul collection; nothing here depends on which one is installed. An explicit option
 always wins over CONSUL_HTTP_* in the environment (connection.resolve)."""
 
@@ -15,14 +15,9 @@ import base64
 import traceback
 from urllib.parse import quote
 
-from ansible.module_utils.basic import missing_required_lib
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import (
-    CONSUL_OPTIONS,
-    argument_spec,
-    resolve,
-)
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
-from ansible_collections.octant.openclaw.plugins.module_utils.service_api import (
+from ansible_collections.octant.openclaw.plugins.module_utils._connection import CONSUL_OPTIONS, Service, resolve
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils._service_api import (
     ANY,
     NONE,
     REQUESTS_IMPORT_ERROR,
@@ -40,6 +35,9 @@ else:
 
 
 CONSUL_LIBRARY = "python-consul2 (or py-consul)"
+# Read when checked (the module's tests replace CONSUL_IMPORT_ERROR).
+CONSUL = Service("consul", CONSUL_OPTIONS,
+                 lambda: (("requests", REQUESTS_IMPORT_ERROR), (CONSUL_LIBRARY, CONSUL_IMPORT_ERROR)))
 
 # The shapes of Consul's answers, as far as this collection reads them (see service_api).
 KV_ENTRY = {"Key": str, "Value": (str, NONE), "ModifyIndex": int, "Flags": (int, NONE), "Session": (str, NONE)}
@@ -213,21 +211,6 @@ class ConsulApi:
     def session_destroy(self, session_id, node=None):
         self.call("PUT", f"/v1/session/destroy/{quote(session_id, safe='')}",
                   what=f"session destroy of {session_id}", needs=f'session "{node or ""}" write', expect=bool)
-
-
-def consul_argument_spec(**own):
-    """The argument_spec of a Consul module: the shared connection options plus its own."""
-    spec = argument_spec(CONSUL_OPTIONS)
-    spec.update(own)
-    return spec
-
-
-def require_libraries(module):
-    """fail_json naming the missing Python library (on the host that runs the module)."""
-    if REQUESTS_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
-    if CONSUL_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib(CONSUL_LIBRARY), exception=CONSUL_IMPORT_ERROR)
 
 
 def kv_path(key):

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.octant.openclaw.plugins.module_utils.consul_rules import (
+from ansible_collections.octant.openclaw.plugins.module_utils._consul_rules import (
     RulesError,
     display_rules,
     normalize_rules,
     same_rules,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import VariableConflictError
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import OperationError, ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import VariableConflictError
 
 # What a token result may show: an allow-list, so SecretID can never slip into a return value.
 TOKEN_PUBLIC_FIELDS = ("AccessorID", "Description", "Policies", "Roles", "ServiceIdentities", "NodeIdentities",
@@ -26,49 +26,6 @@ TOKEN_KEPT_FIELDS = ("ServiceIdentities", "NodeIdentities", "TemplatedPolicies",
 HIDDEN_SECRET = ("", "<hidden>")
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 STORE_ATTEMPTS = 3
-
-
-class AclError(ServiceError):
-    """A failure decided by the module (not an HTTP error); `result` goes to fail_json."""
-
-    def __init__(self, call, message, hint=None, result=None):
-        super().__init__("consul", call, None, message, hint=hint)
-        self.result = result or {}
-
-    @property
-    def message(self):
-        text = f"Consul {self.call}: {self.body}"
-        if self.hint:
-            text += f". Hint: {self.hint}"
-        return text
-
-
-class Context:
-    """What a runner needs from the module besides its parameters: check and diff mode, whether
-    the task is no_log, and where to register values that must never be printed."""
-
-    def __init__(self, check_mode=False, diff=False, no_log=False, secrets=None, warn=None):
-        self.check_mode = check_mode
-        self.diff = diff
-        self.no_log = no_log
-        self.secrets = secrets if secrets is not None else set()
-        self.warnings = []
-        self._warn = warn
-
-    @classmethod
-    def of(cls, module):
-        return cls(module.check_mode, module._diff, module.no_log, module.no_log_values, module.warn)
-
-    def hide(self, value):
-        """Register a secret so Ansible masks it wherever it would appear. Only long values:
-        Ansible masks by substring, and the anonymous token's SecretID is the word `anonymous`."""
-        if isinstance(value, str) and len(value) >= 16 and value not in HIDDEN_SECRET:
-            self.secrets.add(value)
-
-    def warn(self, text):
-        self.warnings.append(text)
-        if self._warn:
-            self._warn(text)
 
 
 # -- policies -----------------------------------------------------------------------------------
@@ -88,7 +45,7 @@ def run_policy(api, params, ctx):
         try:
             normalize_rules(rules)
         except RulesError as exc:
-            raise AclError(f"ACL policy {name!r}", f"the rules do not parse: {exc}") from None
+            raise OperationError("consul", f"ACL policy {name!r}", f"the rules do not parse: {exc}") from None
     existing = api.acl_policy_by_name(name)
     if state == "absent":
         if existing is None:
@@ -162,10 +119,10 @@ def find_token(tokens, description):
     matches = [t for t in tokens if (t.get("Description") or "") == description]
     if len(matches) > 1:
         ids = ", ".join(sorted(t.get("AccessorID", "?") for t in matches))
-        raise AclError(f"ACL token {description!r}",
-                       f"{len(matches)} tokens have this description (AccessorIDs: {ids})",
-                       hint="the description identifies the token for this module; give the tokens distinct "
-                            "descriptions or delete the extra ones")
+        raise OperationError("consul", f"ACL token {description!r}",
+                             f"{len(matches)} tokens have this description (AccessorIDs: {ids})",
+                             hint="the description identifies the token for this module; give the tokens distinct "
+                             "descriptions or delete the extra ones")
     return matches[0] if matches else None
 
 
@@ -194,8 +151,9 @@ def run_token(api, params, ctx, nomad_factory=None):
     store = params.get("store_secret_in") if state == "present" else None
     accessor = params.get("accessor_id")
     if accessor is not None and not UUID.match(accessor):
-        raise AclError(f"ACL token {description!r}", f"accessor_id {accessor!r} is not an AccessorID (a UUID)",
-                       hint="give the token's AccessorID as Consul shows it, or leave accessor_id out")
+        raise OperationError("consul", f"ACL token {description!r}",
+                             f"accessor_id {accessor!r} is not an AccessorID (a UUID)",
+                             hint="give the token's AccessorID as Consul shows it, or leave accessor_id out")
     nomad = variable = None
     if store:
         nomad = nomad_factory()
@@ -238,10 +196,10 @@ def run_token(api, params, ctx, nomad_factory=None):
 
     if existing is None:
         if not store and not ctx.no_log:
-            raise AclError(f"ACL token create of {description!r}",
-                           "refusing to create a token whose SecretID would be printed or lost",
-                           hint="use store_secret_in to write the SecretID into a Nomad Variable, or set "
-                                "no_log: true on the task to get it in the secret_id return value")
+            raise OperationError("consul", f"ACL token create of {description!r}",
+                                 "refusing to create a token whose SecretID would be printed or lost",
+                                 hint="use store_secret_in to write the SecretID into a Nomad Variable, or set "
+                                 "no_log: true on the task to get it in the secret_id return value")
         want["Local"] = bool(local)
         if params.get("expiration_ttl"):
             want["ExpirationTTL"] = params["expiration_ttl"]
@@ -261,11 +219,12 @@ def run_token(api, params, ctx, nomad_factory=None):
                     store_secret(nomad, store, secret, ctx.check_mode, accessor=created.get("AccessorID"),
                                  variable=variable)
                 except ServiceError as err:
-                    raise AclError(f"ACL token create of {description!r}",
-                                   f"the token was created (AccessorID {created.get('AccessorID')}) but storing its "
-                                   f"SecretID in Nomad Variable {store['path']!r} failed: {err.message}",
-                                   hint="re-run the task: it finds the token by description and stores its SecretID",
-                                   result={"changed": True, "token": token_public(created)}) from None
+                    raise OperationError(
+                        "consul", f"ACL token create of {description!r}",
+                        f"the token was created (AccessorID {created.get('AccessorID')}) but storing its "
+                        f"SecretID in Nomad Variable {store['path']!r} failed: {err.message}",
+                        hint="re-run the task: it finds the token by description and stores its SecretID",
+                        result={"changed": True, "token": token_public(created)}) from None
                 result["secret_stored"] = True
             else:
                 result["secret_id"] = secret  # the task is no_log (checked above)
@@ -279,9 +238,9 @@ def run_token(api, params, ctx, nomad_factory=None):
     if _names(existing.get("Roles")) != want_roles:
         changes.append("roles")
     if local is not None and bool(existing.get("Local")) != local:
-        raise AclError(f"ACL token {description!r}",
-                       f"the token exists with local={bool(existing.get('Local'))}; Consul cannot change that",
-                       hint="delete the token (state=absent) and create it again, or keep local as it is")
+        raise OperationError("consul", f"ACL token {description!r}",
+                             f"the token exists with local={bool(existing.get('Local'))}; Consul cannot change that",
+                             hint="delete the token (state=absent) and create it again, or keep local as it is")
     if params.get("expiration_ttl"):
         ctx.warn("expiration_ttl only applies when the token is created; the existing token keeps its expiration")
     token = existing
@@ -307,8 +266,9 @@ def run_token(api, params, ctx, nomad_factory=None):
             ctx.hide(full.get("SecretID"))
             secret = full.get("SecretID")
         if secret in (None,) + HIDDEN_SECRET:
-            raise AclError(f"ACL token {description!r}", "Consul did not reveal the token's SecretID to store it",
-                           hint='storing an existing token\'s SecretID needs a Consul token with acl = "write"')
+            raise OperationError("consul", f"ACL token {description!r}",
+                                 "Consul did not reveal the token's SecretID to store it",
+                                 hint='storing an existing token\'s SecretID needs a Consul token with acl = "write"')
         written = store_secret(nomad, store, secret, ctx.check_mode, accessor=existing["AccessorID"],
                                variable=variable)
         result["secret_stored"] = True

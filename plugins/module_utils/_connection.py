@@ -63,6 +63,23 @@ ONEPASSWORD_OPTIONS = (
 )
 
 
+class Service:
+    """A service a module talks to: its connection options and the Python libraries its client
+    needs. `libraries()` returns (pip name, import traceback or None) pairs; it is called when
+    checked, so it reads the import state of the moment."""
+
+    def __init__(self, name, options, libraries=lambda: ()):
+        self.name = name
+        self.options = tuple(options)
+        self._libraries = libraries
+
+    def argument_spec(self):
+        return argument_spec(self.options)
+
+    def missing_libraries(self):
+        return [(name, error) for name, error in self._libraries() if error]
+
+
 def argument_spec(options):
     """The AnsibleModule argument_spec entries for a set of connection options."""
     return {option.name: option.spec() for option in options}

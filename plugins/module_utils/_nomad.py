@@ -19,9 +19,9 @@ from __future__ import annotations
 import traceback
 from urllib.parse import quote
 
-from ansible_collections.octant.openclaw.plugins.module_utils.connection import NOMAD_OPTIONS, resolve
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError, hint_for
-from ansible_collections.octant.openclaw.plugins.module_utils.service_api import (
+from ansible_collections.octant.openclaw.plugins.module_utils._connection import NOMAD_OPTIONS, Service, resolve
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import OperationError, ServiceError, hint_for
+from ansible_collections.octant.openclaw.plugins.module_utils._service_api import (
     ANY,
     NONE,
     ApiSession,
@@ -41,6 +41,8 @@ except ImportError:
     NOMAD_IMPORT_ERROR = traceback.format_exc()
 else:
     NOMAD_IMPORT_ERROR = None
+
+NOMAD = Service("nomad", NOMAD_OPTIONS, lambda: (("python-nomad", NOMAD_IMPORT_ERROR),))
 
 # Nomad's default and maximum blocking-query wait (seconds); it adds up to wait/16 jitter.
 MAX_BLOCKING_WAIT = 300
@@ -76,17 +78,12 @@ VARIABLE_META = {"Path": str, "Namespace": (str, NONE), "ModifyIndex": int, "Ite
 VARIABLE = dict(VARIABLE_META, Items=MapOf(str))
 
 
-class NomadMessageError(ServiceError):
+class NomadMessageError(OperationError):
     """A failure whose whole text is written here (no server body is echoed): conflicts and
-    live-only features. `message` is what the user sees."""
+    live-only features."""
 
     def __init__(self, call, status, text):
-        self._text = text
-        super().__init__("nomad", call, status, "")
-
-    @property
-    def message(self):
-        return self._text
+        super().__init__("nomad", call, status=status, text=text)
 
 
 class JobChangedError(NomadMessageError):

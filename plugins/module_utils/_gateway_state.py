@@ -16,6 +16,8 @@ import shutil
 import sqlite3
 import tempfile
 
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import InputError, ModuleError
+
 SQLITE_MAGIC = b"SQLite format 3\x00"
 STAGING = "managed/backup"
 # Where a copy is made before it replaces the staged one: outside what restic reads, so that folder's times
@@ -188,3 +190,32 @@ def restore(restored, root, scopes):
             shutil.copy2(os.path.join(staged, rel), target)
             restored_dbs.append(rel)
     return files, restored_dbs
+
+
+def run_gateway_state(params, ctx):
+    """The gateway_state module: stage, list what is newer, or restore."""
+    root, action = params["path"], params["action"]
+    if not os.path.isdir(root):
+        raise InputError(f"path: {root} is not a folder (is the gateway deployed on this node?)")
+    for scope in params["scopes"]:
+        norm = os.path.normpath(scope)
+        if os.path.isabs(scope) or norm.startswith("..") or norm in (".", "managed", "managed/backup"):
+            raise InputError(f"scopes: {scope!r} is not a path inside the gateway folder; name config, state, "
+                             "workspaces or a folder or file below them")
+    if action == "restore" and ctx.check_mode:  # restic restore did not run either
+        return {"changed": True, "files": 0, "databases": []}
+    if action == "restore" and not os.path.isdir(params["restored"]):
+        raise InputError(f"restored: {params['restored']} is not a folder")
+    try:
+        if action == "stage":
+            found, changed, removed, excludes = stage(root, check_mode=ctx.check_mode)
+            paths = [rel for rel in BACKUP_PATHS if os.path.exists(os.path.join(root, rel))]
+            return {"changed": bool(changed or removed), "databases": found, "staged": changed,
+                    "excludes": excludes, "paths": paths}
+        if action == "newer":
+            rows, count = newer(root, params["scopes"], params["since"])
+            return {"changed": False, "newer": rows, "newer_count": count}
+        files, dbs = restore(params["restored"], root, params["scopes"])
+        return {"changed": True, "files": files, "databases": dbs}
+    except Exception as err:  # noqa: BLE001 OSError, sqlite3.Error: named in the message
+        raise ModuleError(f"{action} of {root} failed: {type(err).__name__}: {err}") from None

@@ -25,8 +25,8 @@ import json
 import re
 
 from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
-from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
-from ansible_collections.octant.openclaw.plugins.module_utils.nomad import path_segment
+from ansible_collections.octant.openclaw.plugins.module_utils._errors import InputError, ServiceError
+from ansible_collections.octant.openclaw.plugins.module_utils._nomad import path_segment
 
 OK, WARNING, CRITICAL = "ok", "warning", "critical"
 RANK = {OK: 0, WARNING: 1, CRITICAL: 2}
@@ -48,6 +48,18 @@ def _parse_time(text):
         return datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+def run_health(nomad, consul, params, ctx):
+    """farm_health: the model is checked first (its problems, not a health report, when it has any)."""
+    problems = fm.validate(params["model"])
+    if problems:
+        raise InputError(fm.format_problems(problems), result={"problems": problems})
+    health = FarmHealth(nomad, consul, nomad.http.session, fm.normalize(params["model"]),
+                        whatsapp=params["whatsapp_sessions"], probe_agents=params["probe_agents"],
+                        gateway_token=params["gateway_token"], registry_root=params["registry_root"],
+                        bus_root=params["bus_root"])
+    return dict(changed=False, **health.run())
 
 
 class FarmHealth:
@@ -125,7 +137,7 @@ class FarmHealth:
         try:
             return True, call(*args)
         except ServiceError as exc:
-            self.add(subject, check, CRITICAL, exc.message.split(". Hint:")[0][:300], "the service answers")
+            self.add(subject, check, CRITICAL, exc.text[:300], "the service answers")
             return False, None
 
     # -- gateways ----------------------------------------------------------------------------------
