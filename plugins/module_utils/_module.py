@@ -26,10 +26,12 @@ MIN_SECRET_LENGTH = 8
 NOT_SECRETS = frozenset(("anonymous", "<hidden>"))
 
 
-def is_maskable(value):
-    """The one masking rule: a string of at least MIN_SECRET_LENGTH characters that is not a
-    known placeholder."""
-    return isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH and value not in NOT_SECRETS
+def is_maskable(value, known=False):
+    """The one masking rule: a string that is not a placeholder, of at least MIN_SECRET_LENGTH
+    characters, or of any length when it is `known` to be a secret (a plaintext secret found at a
+    secret position of the farm model must never be echoed, however short)."""
+    return (isinstance(value, str) and value not in NOT_SECRETS
+            and len(value) >= (1 if known else MIN_SECRET_LENGTH))
 
 
 class Context:
@@ -48,9 +50,9 @@ class Context:
     def of(cls, module):
         return cls(module.check_mode, module._diff, module.no_log, module.no_log_values, module.warn)
 
-    def hide(self, value):
+    def hide(self, value, known=False):
         """Register a secret so Ansible masks it wherever it would appear (see is_maskable)."""
-        if is_maskable(value):
+        if is_maskable(value, known):
             self.secrets.add(value)
 
     def warn(self, text):
@@ -84,9 +86,9 @@ class OpenClawModule:
             for name, error in service.missing_libraries():
                 self.module.fail_json(msg=missing_required_lib(name), exception=error)
 
-    def hide(self, values):
+    def hide(self, values, known=False):
         for value in values:
-            self.context.hide(value)
+            self.context.hide(value, known)
 
     def run(self, runner, *clients, **extra):
         """exit_json with `runner(*clients, params, context, **extra)`; fail_json on a ModuleError."""

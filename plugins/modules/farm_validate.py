@@ -213,7 +213,7 @@ def main():
     params = module.params
     # A secret written into the model instead of its op:// reference must not reach the output
     # (the module arguments are echoed back with -vvv), not even with a missing library's failure.
-    module.hide(farm_model.plaintext_secrets(params["model"]))
+    module.hide(farm_model.plaintext_secrets(params["model"]), known=True)
     module.require(HTTP, when=any(params[name] for name in SERVICE_CHECKS))
     module.require(NOMAD, when=needs_nomad(params))
     module.require(CONSUL, when=needs_consul(params))

@@ -7,14 +7,17 @@ was deployed twice), the Nomad variables and the ACL policies and tokens (names 
 random). Nothing is lost and nothing is moved twice: one folder of set-aside sources, each moved path in it once.
 
 The kill comes from a test-only callback (callback_plugins/octant_kill_at.py) at a named task, loop item or play,
-so each stage is hit at the same place every time. Every stage starts from its own fresh phase 2 farm (the same
-one test_phase4.py builds). Slow: about three minutes per stage."""
+so each stage is hit at the same place every time. Every stage starts from the same phase 2 farm (the one
+test_phase4.py builds), built once: its data root and the simulator's saved state (`--state`, the lab's Raft
+snapshot) are put back before each run, at the same paths and ports, so every run starts from identical bytes.
+Slow: about a minute and a half per stage."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import re
+import shutil
 import signal
 from pathlib import Path
 
@@ -103,14 +106,43 @@ def diff(left, right, path=""):
     return [] if left == right else [f"{path}: {str(left)[:300]} != {str(right)[:300]}"]
 
 
-def new_farm(tmp_path_factory, name):
-    farm = Phase4Farm(tmp_path_factory.mktemp(name), ACL, OP_TOKEN, SECRETS).start()
-    return farm, running_farm(farm)
+class Phase2Snapshot:
+    """One phase 2 farm, built once and put back before each run: the data root and the simulator's state
+    file are restored and the simulator restarted on the same ports."""
+
+    def __init__(self, tmp_path_factory):
+        base = tmp_path_factory.mktemp("resume")
+        self.farm = Phase4Farm(base, ACL, OP_TOKEN, SECRETS)
+        self.state_file = base / "lab-state.json"
+        self.farm.lab.args += ["--state", str(self.state_file)]
+        self.farm.start()
+        self.before = running_farm(self.farm)
+        self.farm.lab.stop()  # saves the state file
+        self.saved_data, self.saved_state = base / "phase2-data", base / "phase2-lab-state.json"
+        shutil.copytree(self.farm.data, self.saved_data, symlinks=True)
+        shutil.copy2(self.state_file, self.saved_state)
+
+    def fresh(self):
+        """The phase 2 farm again, running."""
+        shutil.rmtree(self.farm.data)
+        shutil.rmtree(self.farm.stash, ignore_errors=True)
+        (self.farm.base / "killed-at").unlink(missing_ok=True)
+        shutil.copytree(self.saved_data, self.farm.data, symlinks=True)
+        shutil.copy2(self.saved_state, self.state_file)
+        self.farm.start()
+        return self.farm, self.before
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-    farm, before = new_farm(tmp_path_factory, "uninterrupted")
+def phase2(tmp_path_factory):
+    snapshot = Phase2Snapshot(tmp_path_factory)
+    yield snapshot
+    snapshot.farm.lab.stop()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(phase2):
+    farm, before = phase2.fresh()
     try:
         farm.phase4()
         yield state(farm), before
@@ -120,9 +152,9 @@ def uninterrupted(tmp_path_factory):
 
 
 @pytest.mark.parametrize("stage", list(STAGES))
-def test_an_interrupted_phase4_resumes_to_the_same_farm(tmp_path_factory, uninterrupted, stage):
+def test_an_interrupted_phase4_resumes_to_the_same_farm(phase2, uninterrupted, stage):
     expected, _ = uninterrupted
-    farm, before = new_farm(tmp_path_factory, "resume")
+    farm, before = phase2.fresh()
     try:
         marker = farm.base / "killed-at"
         killed = farm.phase4(check=False, env={
