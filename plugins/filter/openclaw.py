@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.octant.openclaw.plugins.module_utils import bus_policies as bp
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as fm
 
 STATE_DIR = "/home/node/.openclaw"
 SECRET_PROVIDER = "default"

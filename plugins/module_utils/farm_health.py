@@ -24,7 +24,7 @@ import datetime
 import json
 import re
 
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as fm
 from ansible_collections.octant.openclaw.plugins.module_utils.errors import ServiceError
 from ansible_collections.octant.openclaw.plugins.module_utils.nomad import path_segment
 

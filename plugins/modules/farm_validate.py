@@ -181,7 +181,7 @@ checks:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as farm_model  # noqa: E402
 from ansible_collections.octant.openclaw.plugins.module_utils.connection import (  # noqa: E402
     CONSUL_OPTIONS,
     NOMAD_OPTIONS,

@@ -42,7 +42,7 @@ from ansible_collections.octant.openclaw.plugins.filter.openclaw import (
     openclaw_config,
     openclaw_secret_env,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as fm
 
 from tests.e2e.scripted_backend import Reply, ScriptedBackend, text_of, tool_names
 

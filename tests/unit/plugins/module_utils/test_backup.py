@@ -12,7 +12,7 @@ import shutil
 import sqlite3
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as fm
 from ansible_collections.octant.openclaw.plugins.module_utils import gateway_state as gs
 from ansible_collections.octant.openclaw.plugins.module_utils.kv_restore import plan
 
