@@ -1,6 +1,10 @@
 # Copyright: octant.openclaw contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that derive OpenClaw artefacts from the farm model (module_utils/farm_model.py):
+"""Filters that derive OpenClaw artefacts from the farm model (module_utils/_farm_model):
+
+- openclaw_derived: the derived facts of the model (job names, folders, agents, plugins, secret and bus
+  key names, Nomad Variable paths, Consul KV prefixes): those preflight published in openclaw_farm.derived, or
+  derived here from a model that has none.
 
 - openclaw_config: the OpenClaw config (openclaw.json, current 2026.9 format) of one gateway.
 - openclaw_secret_env: the environment variables -> op:// references that gateway needs, i.e. what
@@ -12,7 +16,7 @@
 - openclaw_bus_policies: the Consul ACL policies of the bus (module_utils/bus_policies.py, identical to
   `openclaw-bus policies`).
 - openclaw_bus_serve_config: the JSON config of `openclaw-bus serve` for the bus process of one node.
-- openclaw_placement_constraints: the Constraints of a Nomad job pinned to a node (farm_model.PLACEMENT, the
+- openclaw_placement_constraints: the Constraints of a Nomad job pinned to a node (_farm_model.PLACEMENT, the
   definition preflight checks every gateway node against).
 
 With farm_bus enabled, openclaw_config adds one mcp.servers entry per agent of the gateway (the bus MCP
@@ -21,14 +25,17 @@ no SecretRef, so the header is "Bearer ${BUS_MCP_TOKEN_<AGENT>}", substituted fr
 the config is loaded), and per agent tools.alsoAllow ["<its server>__*"] plus tools.deny of the other
 agents' servers: an agent can call the bus only as itself.
 
-Both come from the same function (farm_model.secret_sources), so every SecretRef in the config
-names a variable the secrets role writes, and no secret value is ever part of either."""
+Both come from the same function (_farm_model.secret_sources), so every SecretRef in the config
+names a variable the secrets role writes, and no secret value is ever part of either.
+
+Every filter takes the model as preflight published it (openclaw_farm: normalised, with its derived facts, so it
+is not checked again) or any other farm model (validated and normalised first, as farm_validate does)."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.octant.openclaw.plugins.module_utils import bus_policies as bp
 from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as fm
+from ansible_collections.octant.openclaw.plugins.module_utils import bus_policies as bp
 
 STATE_DIR = "/home/node/.openclaw"
 SECRET_PROVIDER = "default"
@@ -40,17 +47,28 @@ def _ref(env):
     return {"source": "env", "provider": SECRET_PROVIDER, "id": env}
 
 
+def _prepared(model):
+    """(normalised model, derived facts), validated only when the model does not carry matching facts."""
+    try:
+        return fm.prepared(model)
+    except fm.InvalidModel as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
 def _checked(model, gateway):
     if not isinstance(gateway, str):
         raise AnsibleFilterError(f"the gateway must be a gateway name (a string), got {type(gateway).__name__}")
-    problems = fm.validate(model)
-    if problems:
-        raise AnsibleFilterError(fm.format_problems(problems))
-    model = fm.normalize(model)
+    model, _derived = _prepared(model)
     gateways = {gw["name"]: gw for gw in model["farm_gateways"]}
     if gateway not in gateways:
         raise AnsibleFilterError(f"unknown gateway {gateway!r}; the farm has: {', '.join(sorted(gateways))}")
     return model, gateways[gateway]
+
+
+def openclaw_derived(model):
+    """The derived facts of the model (_farm_model.derive): {fingerprint, kv, gateways, nodes, bus_enabled,
+    alerts_enabled}."""
+    return _prepared(model)[1]
 
 
 def openclaw_secret_env(model, gateway):
@@ -68,9 +86,8 @@ def openclaw_config(model, gateway, state_dir=STATE_DIR):
     state_dir = state_dir.rstrip("/") or "/"
     name = gw["name"]
     env = fm.secret_env(model, name)
-    agents = [a for a in model["farm_agents"] if a["gateway"] == name]
-    channels = sorted((c for c in model["farm_channels"] if c["gateway"] == name),
-                      key=lambda c: (c["kind"], c["account"]))
+    agents = fm.gateway_agents(model, name)
+    channels = sorted(fm.gateway_channels(model, name), key=lambda c: (c["kind"], c["account"]))
     config = {
         "meta": {"lastTouchedVersion": model["openclaw_version"]},
         "gateway": {
@@ -97,7 +114,7 @@ def openclaw_config(model, gateway, state_dir=STATE_DIR):
             "providers": _providers(model, name, env),
         },
         "bindings": _bindings(channels),
-        "plugins": {"entries": {kind: {"enabled": True} for kind in sorted({c["kind"] for c in channels})}},
+        "plugins": {"entries": {kind: {"enabled": True} for kind in fm.gateway_plugins(model, name)}},
         "update": {"checkOnStart": False},
         "logging": {"file": f"{state_dir}/logs/openclaw.log"},
     }
@@ -141,18 +158,13 @@ def _add_bus(config, model, gw, agents):
 def openclaw_bus_env(model, gateway):
     """[BUS_MCP_TOKEN_<AGENT>, ...] of one gateway (empty when the bus is off), sorted."""
     model, gw = _checked(model, gateway)
-    if not fm.bus_enabled(model) or not fm.on_bus(gw):
-        return []
-    return sorted(fm.bus_mcp_token_env(a["id"]) for a in model["farm_agents"] if a["gateway"] == gw["name"])
+    return fm.gateway_bus_env(model, gw)
 
 
 def openclaw_bus_agents(model):
     """[{id, gateway, node, job, consul_env, mcp_env, server}] of every agent: where its bus process runs
     (the bus job of its gateway's node) and the names of its credentials (never their values)."""
-    problems = fm.validate(model)
-    if problems:
-        raise AnsibleFilterError(fm.format_problems(problems))
-    model = fm.bus_members(fm.normalize(model))
+    model = fm.bus_members(_prepared(model)[0])
     nodes = {gw["name"]: gw["node"] for gw in model["farm_gateways"]}
     return [{"id": a["id"], "gateway": a["gateway"], "node": nodes[a["gateway"]],
              "job": fm.bus_job_name(nodes[a["gateway"]]), "consul_env": fm.bus_consul_token_env(a["id"]),
@@ -162,10 +174,7 @@ def openclaw_bus_agents(model):
 
 def openclaw_bus_policies(model):
     """The bus's Consul ACL policies: {"agents": {id: {name, rules, ...}}, "gateways": {...}}."""
-    problems = fm.validate(model)
-    if problems:
-        raise AnsibleFilterError(fm.format_problems(problems))
-    model = fm.bus_members(fm.normalize(model))
+    model = fm.bus_members(_prepared(model)[0])
     try:
         return bp.generate(model, replies=model["farm_bus"]["replies"], bus_root=fm.BUS_ROOT,
                            registry_root=fm.BUS_REGISTRY_ROOT, watch_root=fm.WATCH_ROOT)
@@ -185,7 +194,7 @@ def openclaw_bus_serve_config(model, gateway, consul_address="http://consul.serv
         raise AnsibleFilterError(f"gateway {gw['name']!r} runs under launchd, outside the bus: it has no bus process")
     model = fm.bus_members(model)
     bus = model["farm_bus"]
-    agents = [a for a in model["farm_agents"] if a["gateway"] == gw["name"]]
+    agents = fm.gateway_agents(model, gw["name"])
     return {
         "consul": {"address": consul_address, "txn_max_ops": bus["bench"]["txn_max_ops"]},
         "layout": {"bus_root": fm.BUS_ROOT, "registry_root": fm.BUS_REGISTRY_ROOT},
@@ -358,6 +367,7 @@ class FilterModule:
         return {
             "openclaw_placement_constraints": fm.placement_constraints,
             "openclaw_config": openclaw_config,
+            "openclaw_derived": openclaw_derived,
             "openclaw_secret_env": openclaw_secret_env,
             "openclaw_bus_agents": openclaw_bus_agents,
             "openclaw_bus_env": openclaw_bus_env,

@@ -26,7 +26,7 @@ The farm model is the one source of truth of a deployment (inventory group_vars)
 message: a value that should be an op:// reference and is not is never echoed.
 
 The package: schema.py (facts about OpenClaw and the field specs), structure.py (the structural check
-and model access helpers), validate.py with check_*.py (the rules), naming.py (derived names), paths.py (every
+and model access helpers), validation.py with check_*.py (the rules), naming.py (derived names), paths.py (every
 Nomad job id, Nomad Variable path and Consul KV prefix), placement.py (job constraints) and derived.py (facts
 derived from the model: derive() gives all of them at once, prepared() a checked model with its facts).
 
@@ -186,7 +186,7 @@ from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.struct
     op_reference_problem,
     op_shape,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.validate import (  # noqa: F401
+from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.validation import (  # noqa: F401
     InvalidModel,
     prepared,
     validate,

@@ -207,7 +207,7 @@ def test_unknown_gateway_and_bad_state_dir(model):
 
 def test_filters_are_registered():
     assert sorted(FilterModule().filters()) == ["openclaw_bus_agents", "openclaw_bus_env", "openclaw_bus_policies",
-                                                "openclaw_bus_serve_config", "openclaw_config",
+                                                "openclaw_bus_serve_config", "openclaw_config", "openclaw_derived",
                                                 "openclaw_placement_constraints", "openclaw_secret_env"]
 
 
