@@ -16,8 +16,8 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.octant.openclaw.plugins.filter.openclaw import openclaw_bus_policies
-from ansible_collections.octant.openclaw.plugins.module_utils import bus_policies as bp
 from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as fm
+from ansible_collections.octant.openclaw.plugins.module_utils import bus_policies as bp
 
 ROOT = Path(__file__).resolve().parents[4]
 SRC = ROOT / "src"

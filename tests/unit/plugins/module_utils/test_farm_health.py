@@ -9,8 +9,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_health as fh
 from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as fm
+from ansible_collections.octant.openclaw.plugins.module_utils import farm_health as fh
 
 from .test_farm_model import HOMELAB, HOSTS
 
