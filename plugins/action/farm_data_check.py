@@ -10,7 +10,7 @@ inventory holds them and reports such values with their path and a fix, before f
 from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as farm_model
 
 
 class ActionModule(ActionBase):

@@ -24,7 +24,7 @@ import datetime
 import json
 import re
 
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as fm
 from ansible_collections.octant.openclaw.plugins.module_utils._errors import InputError, ServiceError
 from ansible_collections.octant.openclaw.plugins.module_utils._nomad import path_segment
 
@@ -247,13 +247,13 @@ class FarmHealth:
         for gw in self.gateways:
             job = fm.job_name(gw["name"])
             keys = sorted(fm.secret_env(self.model, gw["name"]))
-            out.append((f"nomad/jobs/{job}", job, keys))
+            out.append((fm.gateway_variable(gw["name"]), job, keys))
             if self.bus:
-                agents = [a["id"] for a in self.agents if a["gateway"] == gw["name"]]
-                out.append((f"nomad/jobs/{job}/gateway/gateway", job, sorted(fm.bus_mcp_token_env(a) for a in agents)))
+                agents = [a["id"] for a in fm.gateway_agents(self.model, gw["name"])]
+                out.append((fm.gateway_bus_variable(gw["name"]), job, sorted(fm.bus_mcp_token_env(a) for a in agents)))
                 bus_job = fm.bus_job_name(gw["node"])
                 bus_keys = [fm.bus_consul_token_env(a) for a in agents] + [fm.bus_mcp_token_env(a) for a in agents]
-                out.append((f"nomad/jobs/{bus_job}", bus_job,
+                out.append((fm.bus_variable(gw["node"]), bus_job,
                             sorted(bus_keys + [fm.BUS_GATEWAY_CONSUL_TOKEN_ENV, fm.GATEWAY_TOKEN_ENV])))
         return out
 

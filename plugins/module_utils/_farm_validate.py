@@ -5,7 +5,7 @@ read-only reachability checks of Nomad, Consul, LiteLLM and the nodes, each fail
 
 from __future__ import annotations
 
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as farm_model
 from ansible_collections.octant.openclaw.plugins.module_utils._consul import ConsulApi
 from ansible_collections.octant.openclaw.plugins.module_utils._errors import (
     InputError,
@@ -48,7 +48,9 @@ def run_validate(params, ctx):
     if problems.items:
         raise InputError(farm_model.format_problems(problems.items),
                          result={"problems": problems.items, "checks": reach.checks})
-    return {"changed": False, "problems": [], "checks": reach.checks, "model": farm_model.normalize(model)}
+    model = farm_model.normalize(model)
+    return {"changed": False, "problems": [], "checks": reach.checks, "model": model,
+            "derived": farm_model.derive(model)}
 
 
 NODE_STUB = {"ID": str, "Name": (str, NONE)}

@@ -123,7 +123,7 @@ requests:
   type: dict
 """
 
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as farm_model  # noqa: E402
 from ansible_collections.octant.openclaw.plugins.module_utils._consul import CONSUL, ConsulApi  # noqa: E402
 from ansible_collections.octant.openclaw.plugins.module_utils._farm_health import run_health  # noqa: E402
 from ansible_collections.octant.openclaw.plugins.module_utils._module import OpenClawModule  # noqa: E402

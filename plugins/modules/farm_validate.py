@@ -171,6 +171,42 @@ model:
   description: The model with every default filled in (for later roles); only op:// references, no secret values.
   returned: success
   type: dict
+derived:
+  description:
+    - The facts derived from the model, computed once here for the roles (the preflight role publishes them as
+      C(openclaw_farm.derived); the filters and roles read them instead of recomputing). Names only, no secret.
+    - C(fingerprint) is a digest of C(model): facts of a model changed after preflight are derived again.
+  returned: success
+  type: dict
+  contains:
+    fingerprint:
+      description: SHA-256 of C(model) as sorted compact JSON.
+      type: str
+    kv:
+      description: The Consul KV prefixes of the farm by role (C(root), C(bus), C(registry), C(watch),
+        C(legacy_gateways)).
+      type: dict
+    gateways:
+      description:
+        - Per gateway name, C(name), C(node), C(runtime), C(job) (Nomad job id and Consul service),
+          C(dir) (its folder relative to the node's data root), C(variable) (its secrets' Nomad Variable),
+          C(bus_variable) (the task-level variable of its bus MCP tokens), C(agents) (agent ids in model order),
+          C(channels) (C(kind:account)), C(plugins) (channel plugins its config enables), C(secret_keys) (the
+          environment variable names of its secrets), C(bus_keys) (its bus MCP token names, empty off the bus)
+          and C(bus_job) (the bus job of its node, null off the bus).
+      type: dict
+    nodes:
+      description: Per node of a Nomad gateway, its C(bus_job), C(bus_variable) and C(watch_variable).
+      type: dict
+    bus_enabled:
+      description: Whether C(farm_bus.enabled) is true.
+      type: bool
+    alerts_enabled:
+      description: Whether the alert watcher runs (C(farm_alerts.enabled) with the bus on).
+      type: bool
+  sample: {"kv": {"bus": "openclaw/bus", "registry": "openclaw/registry", "watch": "openclaw/watch"},
+           "gateways": {"main": {"job": "openclaw-main", "dir": "openclaw/main", "agents": ["jerry", "bobby"],
+                                 "variable": "nomad/jobs/openclaw-main", "secret_keys": ["OPENCLAW_GATEWAY_TOKEN"]}}}
 checks:
   description:
     - What each reachability check found, by name (C(nomad), C(consul), C(consul_acl), C(litellm),
@@ -180,7 +216,7 @@ checks:
   sample: {"nomad": "leader 10.0.0.1:4647", "node:jerry": "ready, eligible, podman 4.9.3 healthy"}
 """
 
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as farm_model  # noqa: E402
 from ansible_collections.octant.openclaw.plugins.module_utils._consul import CONSUL  # noqa: E402
 from ansible_collections.octant.openclaw.plugins.module_utils._farm_validate import (  # noqa: E402
     SERVICE_CHECKS,

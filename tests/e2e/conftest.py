@@ -42,7 +42,7 @@ from ansible_collections.octant.openclaw.plugins.filter.openclaw import (
     openclaw_config,
     openclaw_secret_env,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as fm
 
 # the real gateway: the same install check, constants and lock-file cleanup as the config tests
 from tests.integration.test_openclaw_config import LOCKS, VERSION, _remove_new_locks, openclaw  # noqa: F401 (fixture)

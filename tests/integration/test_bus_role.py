@@ -134,7 +134,7 @@ def test_first_run_deploys_the_bus_and_measures_go(farm):
 
 
 def test_policies_exist_with_the_generated_rules(farm):
-    from ansible_collections.octant.openclaw.plugins.module_utils import bus_policies
+    from ansible_collections.octant.openclaw.plugins.module_utils import _bus_policies as bus_policies
 
     policies = {p["Name"]: p for p in farm.consul.get("/v1/acl/policies").json()}
     for agent in AGENTS:
@@ -272,7 +272,7 @@ def test_the_watcher_is_a_task_of_the_bus_job(farm):
 
 
 def test_the_watcher_token_has_exactly_its_rights(farm):
-    from ansible_collections.octant.openclaw.plugins.module_utils import bus_policies
+    from ansible_collections.octant.openclaw.plugins.module_utils import _bus_policies as bus_policies
 
     policies = {p["Name"]: p for p in farm.consul.get("/v1/acl/policies").json()}
     policy = farm.consul.get(f"/v1/acl/policy/{policies['openclaw-bus-watch-jerry']['ID']}").json()

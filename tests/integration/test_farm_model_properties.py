@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 from ansible_collections.octant.openclaw.plugins.filter.openclaw import openclaw_config, openclaw_secret_env
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as fm
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

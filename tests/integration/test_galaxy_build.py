@@ -32,7 +32,7 @@ DOC_TYPES = ("become", "cache", "callback", "cliconf", "connection", "filter", "
 
 
 def bus_version():
-    from ansible_collections.octant.openclaw.plugins.module_utils import farm_model
+    from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as farm_model
 
     return farm_model.BUS["version"].default
 

@@ -19,7 +19,7 @@ from ansible_collections.octant.openclaw.plugins.filter.openclaw import (
     openclaw_bus_agents,
     openclaw_bus_serve_config,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as fm
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "roles" / "gateway" / "files" / "install-plugins.sh"

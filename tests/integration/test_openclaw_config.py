@@ -39,7 +39,7 @@ from ansible_collections.octant.openclaw.plugins.filter.openclaw import (
     openclaw_config,
     openclaw_secret_env,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as fm
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENCLAW = Path(os.environ.get("OPENCLAW_BIN") or ROOT / ".cache" / "openclaw" / "bin" / "openclaw")

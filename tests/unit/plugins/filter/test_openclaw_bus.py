@@ -23,7 +23,7 @@ from ansible_collections.octant.openclaw.plugins.filter.openclaw import (
     openclaw_config,
     openclaw_secret_env,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as fm
 
 ROOT = Path(__file__).resolve().parents[4]
 with open(ROOT / "inventory" / "homelab" / "group_vars" / "all" / "farm.yml", encoding="utf-8") as _handle:

@@ -1,6 +1,6 @@
 # Copyright: octant.openclaw contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""module_utils/bus_policies.py is a port of src/openclaw_bus/policies.py: for every model here both
+"""module_utils/_bus_policies.py is a port of src/openclaw_bus/policies.py: for every model here both
 generate exactly the same policies (names, rules text byte for byte, recipients), with and without
 replies, and refuse the same broken models. The openclaw_bus_policies filter is that output for the
 farm model (farm_bus.replies decides)."""
@@ -16,8 +16,8 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.octant.openclaw.plugins.filter.openclaw import openclaw_bus_policies
-from ansible_collections.octant.openclaw.plugins.module_utils import bus_policies as bp
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
+from ansible_collections.octant.openclaw.plugins.module_utils import _bus_policies as bp
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as fm
 
 ROOT = Path(__file__).resolve().parents[4]
 SRC = ROOT / "src"

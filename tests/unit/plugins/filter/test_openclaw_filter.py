@@ -19,7 +19,7 @@ from ansible_collections.octant.openclaw.plugins.filter.openclaw import (
     openclaw_config,
     openclaw_secret_env,
 )
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as fm
 
 ROOT = Path(__file__).resolve().parents[4]
 with open(ROOT / "inventory" / "homelab" / "group_vars" / "all" / "farm.yml", encoding="utf-8") as _handle:
@@ -207,7 +207,7 @@ def test_unknown_gateway_and_bad_state_dir(model):
 
 def test_filters_are_registered():
     assert sorted(FilterModule().filters()) == ["openclaw_bus_agents", "openclaw_bus_env", "openclaw_bus_policies",
-                                                "openclaw_bus_serve_config", "openclaw_config",
+                                                "openclaw_bus_serve_config", "openclaw_config", "openclaw_derived",
                                                 "openclaw_placement_constraints", "openclaw_secret_env"]
 
 

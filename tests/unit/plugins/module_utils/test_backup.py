@@ -12,8 +12,8 @@ import shutil
 import sqlite3
 
 import pytest
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as fm
 from ansible_collections.octant.openclaw.plugins.module_utils import _gateway_state as gs
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
 from ansible_collections.octant.openclaw.plugins.module_utils._kv_restore import plan
 
 from .test_farm_model import HOMELAB, HOSTS

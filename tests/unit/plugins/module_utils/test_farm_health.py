@@ -10,7 +10,7 @@ import copy
 
 import pytest
 from ansible_collections.octant.openclaw.plugins.module_utils import _farm_health as fh
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as fm
 
 from .test_farm_model import HOMELAB, HOSTS
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.octant.openclaw.plugins.module_utils import farm_model as fm
+from ansible_collections.octant.openclaw.plugins.module_utils import _farm_model as fm
 
 ROOT = Path(__file__).resolve().parents[4]
 HOSTS = {"homelab": ["jerry", "bobby", "billy"], "workstations": ["macbook"]}

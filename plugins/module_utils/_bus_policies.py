@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import re
 
-BUS_ROOT = "openclaw/bus"
-REGISTRY_ROOT = "openclaw/registry"
-WATCH_ROOT = "openclaw/watch"
-WATCH_SERVICE_PREFIX = "openclaw-"
+from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.paths import (
+    BUS_REGISTRY_ROOT as REGISTRY_ROOT,
+)
+from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.paths import BUS_ROOT, WATCH_ROOT
+from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.paths import (
+    JOB_PREFIX as WATCH_SERVICE_PREFIX,
+)
+
 AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 HEADER = "# openclaw-bus {kind} {name!r}: generated from the farm model by `openclaw-bus policies`; do not edit"
 
