@@ -738,6 +738,15 @@ def image_tag(image):
     return last.rsplit(":", 1)[1]
 
 
+def with_tag(image, tag):
+    """An image reference with `tag` when it has none (before a digest): a gateway's image names its repository
+    and takes the openclaw_version tag, so the version is written once."""
+    if image_tag(image) is not None:
+        return image
+    name, at, digest = image.partition("@")
+    return f"{name}:{tag}{at}{digest}"
+
+
 def gateway_agents(model, gateway):
     return [agent for _index, agent in _entries(model, "farm_agents") if agent.get("gateway") == gateway]
 
@@ -803,6 +812,8 @@ def normalize(model):
         if runtime != "nomad":
             for key in NOMAD_ONLY:
                 gw.pop(key, None)
+        elif isinstance(gw.get("image"), str) and isinstance(out.get("openclaw_version"), str):
+            gw["image"] = with_tag(gw["image"], out["openclaw_version"])
         gw.setdefault("bind", DEFAULT_BIND[runtime])
     return out
 
@@ -1085,11 +1096,8 @@ def _check_image(gw, path, version, problems):
     image = _get(gw, "image", "str")
     if image is None:
         return
-    tag = image_tag(image)
-    if tag is None:
-        problems.add(f"{path}.image", f"image {image!r} has no tag",
-                     f"pin the OpenClaw release: <repository>:{version or '<openclaw_version>'}")
-    elif version is not None and tag != version:
+    tag = image_tag(image)  # None: the tag is openclaw_version; a tag of its own must name that same release
+    if tag is not None and version is not None and tag != version:
         problems.add(f"{path}.image", f"image tag {tag!r} does not match openclaw_version {version!r} (the config, "
                      f"meta.lastTouchedVersion and the channel plugins are rendered for {version})",
                      f"use the tag {version} or change openclaw_version to {tag!r} (a registry digest may follow "
