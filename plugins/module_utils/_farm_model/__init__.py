@@ -66,6 +66,7 @@ from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.naming
     image_tag,
     provider_key_env,
     split_model_ref,
+    with_tag,
 )
 from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.paths import (  # noqa: F401
     BUS_JOB_PREFIX,

@@ -15,6 +15,7 @@ from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.naming
     gateway_runtime,
     provider_key_env,
     split_model_ref,
+    with_tag,
 )
 from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.schema import (
     DEFAULT_ACCOUNT,
@@ -97,6 +98,8 @@ def normalize(model):
         if runtime != "nomad":
             for key in NOMAD_ONLY:
                 gw.pop(key, None)
+        elif isinstance(gw.get("image"), str) and isinstance(out.get("openclaw_version"), str):
+            gw["image"] = with_tag(gw["image"], out["openclaw_version"])
         gw.setdefault("bind", DEFAULT_BIND[runtime])
     return out
 

@@ -63,6 +63,15 @@ def image_tag(image):
     return last.rsplit(":", 1)[1]
 
 
+def with_tag(image, tag):
+    """An image reference with `tag` when it has none (before a digest): a gateway's image names its repository
+    and takes the openclaw_version tag, so the version is written once."""
+    if image_tag(image) is not None:
+        return image
+    name, at, digest = image.partition("@")
+    return f"{name}:{tag}{at}{digest}"
+
+
 def bus_server_name(model, agent_id):
     """The mcp.servers entry of one agent: <server_prefix>_<agent id with '-' as '_'>."""
     prefix = _get(_get(model, "farm_bus", "dict", {}), "server_prefix", "str", BUS["server_prefix"].default)

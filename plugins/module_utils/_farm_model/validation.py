@@ -247,11 +247,8 @@ def _check_image(gw, path, version, problems):
     image = _get(gw, "image", "str")
     if image is None:
         return
-    tag = image_tag(image)
-    if tag is None:
-        problems.add(f"{path}.image", f"image {image!r} has no tag",
-                     f"pin the OpenClaw release: <repository>:{version or '<openclaw_version>'}")
-    elif version is not None and tag != version:
+    tag = image_tag(image)  # None: the tag is openclaw_version; a tag of its own must name that same release
+    if tag is not None and version is not None and tag != version:
         problems.add(f"{path}.image", f"image tag {tag!r} does not match openclaw_version {version!r} (the config, "
                      f"meta.lastTouchedVersion and the channel plugins are rendered for {version})",
                      f"use the tag {version} or change openclaw_version to {tag!r} (a registry digest may follow "
