@@ -144,7 +144,7 @@ OPTIONS = dict(
 def main():
     module = OpenClawModule(OPTIONS, services=(NOMAD, CONSUL), required_if=[("probe_agents", True, ("gateway_token",))])
     # A secret written into the model instead of its op:// reference must never be echoed.
-    module.hide(farm_model.plaintext_secrets(module.params["model"]))
+    module.hide(farm_model.plaintext_secrets(module.params["model"]), known=True)
     module.run(run_health, NomadApi(module.params), ConsulApi(module.params))
 
 
