@@ -123,7 +123,8 @@ class Phase2Snapshot:
         shutil.copy2(self.state_file, self.saved_state)
 
     def fresh(self):
-        """The phase 2 farm again, running."""
+        """The phase 2 farm again, running (the previous run's simulator stopped first: same ports)."""
+        self.farm.lab.stop()
         shutil.rmtree(self.farm.data)
         shutil.rmtree(self.farm.stash, ignore_errors=True)
         (self.farm.base / "killed-at").unlink(missing_ok=True)
@@ -145,10 +146,11 @@ def uninterrupted(phase2):
     farm, before = phase2.fresh()
     try:
         farm.phase4()
-        yield state(farm), before
+        expected = state(farm)
     finally:
         farm.lab.stop()
         farm.print_runs("phase 4 uninterrupted")
+    return expected, before
 
 
 @pytest.mark.parametrize("stage", list(STAGES))
