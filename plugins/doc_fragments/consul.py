@@ -48,32 +48,10 @@ options:
     default: 30
 """
 
-    # Attributes of the Consul modules that change something (check and diff mode, module_defaults group).
-    # A module adds its own `details` to these.
-    ATTRIBUTES = r"""
+    # The module_defaults group of the Consul modules (meta/runtime.yml).
+    ACTIONGROUP = r"""
+options: {}
 attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-  action_group:
-    description: Use C(group/octant.openclaw.consul) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - octant.openclaw.consul
-"""
-    ATTRIBUTES_INFO = r"""
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: This module only reads; it runs the same in check mode.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-    details: This module only reads.
   action_group:
     description: Use C(group/octant.openclaw.consul) in C(module_defaults) to set defaults for this module.
     support: full

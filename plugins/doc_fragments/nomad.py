@@ -49,33 +49,10 @@ options:
     default: 30
 """
 
-    # Attributes of the Nomad modules that change something (check and diff mode, module_defaults group).
-    ATTRIBUTES = r"""
+    # The module_defaults group of the Nomad modules (meta/runtime.yml).
+    ACTIONGROUP = r"""
+options: {}
 attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-  action_group:
-    description: Use C(group/octant.openclaw.nomad) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - octant.openclaw.nomad
-"""
-
-    # Attributes of the read-only Nomad info modules.
-    ATTRIBUTES_INFO = r"""
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: This module only reads; it runs the same in check mode.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-    details: This module only reads.
   action_group:
     description: Use C(group/octant.openclaw.nomad) in C(module_defaults) to set defaults for this module.
     support: full

@@ -33,13 +33,16 @@ description:
 author:
   - octant.openclaw contributors (@octant)
 extends_documentation_fragment:
+  - octant.openclaw.attributes
   - octant.openclaw.consul
-  - octant.openclaw.consul.attributes
+  - octant.openclaw.consul.actiongroup
   - octant.openclaw.nomad
 attributes:
   check_mode:
+    support: full
     details: Reads only (the token or the token list and, with O(store_secret_in), the variable).
   diff_mode:
+    support: full
     details: Shows description, policies, roles and local; never a secret.
 options:
   description:

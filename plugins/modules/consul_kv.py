@@ -27,12 +27,15 @@ description:
 author:
   - octant.openclaw contributors (@octant)
 extends_documentation_fragment:
+  - octant.openclaw.attributes
   - octant.openclaw.consul
-  - octant.openclaw.consul.attributes
+  - octant.openclaw.consul.actiongroup
 attributes:
   check_mode:
+    support: full
     details: Reads only; reports what would change and the number of transactions it would take.
   diff_mode:
+    support: full
     details: Shows the keys added, changed and removed with their values (only when something changes).
 options:
   key:

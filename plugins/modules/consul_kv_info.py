@@ -18,8 +18,10 @@ description:
 author:
   - octant.openclaw contributors (@octant)
 extends_documentation_fragment:
+  - octant.openclaw.attributes
+  - octant.openclaw.attributes.info_module
   - octant.openclaw.consul
-  - octant.openclaw.consul.attributes_info
+  - octant.openclaw.consul.actiongroup
 options:
   key:
     description: One key to read.

@@ -17,12 +17,15 @@ description:
 author:
   - octant.openclaw contributors (@octant)
 extends_documentation_fragment:
+  - octant.openclaw.attributes
   - octant.openclaw.consul
-  - octant.openclaw.consul.attributes
+  - octant.openclaw.consul.actiongroup
 attributes:
   check_mode:
+    support: full
     details: Reads only and reports the keys it would create.
   diff_mode:
+    support: full
     details: None.
 options:
   export:

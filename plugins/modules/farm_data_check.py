@@ -19,12 +19,12 @@ description:
     first; it never changes anything.
 author:
   - octant.openclaw contributors (@octant)
+extends_documentation_fragment:
+  - octant.openclaw.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on

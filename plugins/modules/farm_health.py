@@ -26,15 +26,14 @@ description:
 author:
   - octant.openclaw contributors (@octant)
 extends_documentation_fragment:
+  - octant.openclaw.attributes
   - octant.openclaw.nomad
   - octant.openclaw.consul
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Only reads; never reports a change.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   model:

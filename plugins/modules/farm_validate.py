@@ -30,15 +30,14 @@ requirements:
   - python-consul2 or py-consul (with O(check_consul) or O(check_consul_acl))
   - requests
 extends_documentation_fragment:
+  - octant.openclaw.attributes
   - octant.openclaw.nomad
   - octant.openclaw.consul
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Only reads; never reports a change.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   model:
@@ -175,7 +174,7 @@ derived:
   description:
     - The facts derived from the model, computed once here for the roles (the preflight role publishes them as
       C(openclaw_farm.derived); the filters and roles read them instead of recomputing). Names only, no secret.
-    - C(fingerprint) is a digest of C(model): facts of a model changed after preflight are derived again.
+    - C(fingerprint) is a digest of C(model); facts of a model changed after preflight are derived again.
   returned: success
   type: dict
   contains:

@@ -21,13 +21,13 @@ description:
     logs. The gateway must be stopped.
 author:
   - octant.openclaw contributors (@octant)
+extends_documentation_fragment:
+  - octant.openclaw.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: O(action=stage) reports the stores it would stage; O(action=restore) changes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   path:

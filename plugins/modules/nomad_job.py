@@ -33,8 +33,14 @@ requirements:
   - python-nomad >= 2.0
   - requests
 extends_documentation_fragment:
+  - octant.openclaw.attributes
   - octant.openclaw.nomad
-  - octant.openclaw.nomad.attributes
+  - octant.openclaw.nomad.actiongroup
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
 options:
   state:
     description:

@@ -20,8 +20,10 @@ requirements:
   - python-nomad >= 2.0
   - requests
 extends_documentation_fragment:
+  - octant.openclaw.attributes
+  - octant.openclaw.attributes.info_module
   - octant.openclaw.nomad
-  - octant.openclaw.nomad.attributes_info
+  - octant.openclaw.nomad.actiongroup
 options:
   name:
     description:

@@ -23,13 +23,12 @@ description:
 author:
   - octant.openclaw contributors (@octant)
 extends_documentation_fragment:
+  - octant.openclaw.attributes
   - ansible.builtin.files
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The file's content before and after, when it is (or would be) written; the record is not shown.
 options:

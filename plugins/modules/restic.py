@@ -15,13 +15,13 @@ description:
     the restic process only, never on a command line, in a file or in the module's output.
 author:
   - octant.openclaw contributors (@octant)
+extends_documentation_fragment:
+  - octant.openclaw.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: partial
     details: C(snapshots), C(stats) and C(check) run; C(init), C(backup), C(forget) and C(restore) are reported only.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   repository:

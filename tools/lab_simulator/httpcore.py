@@ -55,13 +55,13 @@ class Request:
         except ValueError:
             raise HttpError(400, f"Invalid value for {name}: {value!r}") from None
 
-    def json(self, default=None):
+    def json(self, default=None, what="Request decode failed"):
         if not self.body:
             return default
         try:
             return json.loads(self.body)
         except ValueError as exc:
-            raise HttpError(400, f"Request decode failed: {exc}") from None
+            raise HttpError(400, f"{what}: {exc}") from None
 
     def header(self, name, default=None):
         return self.headers.get(name, default)

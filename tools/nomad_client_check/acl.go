@@ -6,6 +6,7 @@ package main
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/hashicorp/hcl"
@@ -90,55 +91,21 @@ func parseACLRules(rules string) error {
 			return fmt.Errorf("Invalid %s policy: %#v", name, level)
 		}
 	}
-	type check struct {
-		kind  string
-		rules []interface{}
-	}
-	var checks []check
-	add := func(kind string, n int, get func(int) (interface{}, string, bool)) {
-		for i := 0; i < n; i++ {
-			rule, level, allowList := get(i)
-			if !(validPolicy(level) || allowList && level == "list") {
-				checks = append(checks, check{kind, []interface{}{rule}})
+	// Every rule block (a slice field: agent, agent_prefix, key, ...) in PolicyRules' field order, the
+	// order in which Consul checks them; only key rules may say "list".
+	blocks := reflect.ValueOf(p).Elem()
+	for f := 0; f < blocks.NumField(); f++ {
+		block := blocks.Field(f)
+		if block.Kind() != reflect.Slice {
+			continue
+		}
+		kind := strings.TrimSuffix(blocks.Type().Field(f).Tag.Get("hcl"), ",expand")
+		for i := 0; i < block.Len(); i++ {
+			level := block.Index(i).Elem().FieldByName("Policy").String()
+			if !(validPolicy(level) || level == "list" && strings.HasPrefix(kind, "key")) {
+				return fmt.Errorf("Invalid %s policy: %s", kind, goString(block.Index(i).Interface()))
 			}
 		}
-	}
-	add("agent", len(p.Agents), func(i int) (interface{}, string, bool) { return p.Agents[i], p.Agents[i].Policy, false })
-	add("agent_prefix", len(p.AgentPrefixes), func(i int) (interface{}, string, bool) {
-		return p.AgentPrefixes[i], p.AgentPrefixes[i].Policy, false
-	})
-	add("key", len(p.Keys), func(i int) (interface{}, string, bool) { return p.Keys[i], p.Keys[i].Policy, true })
-	add("key_prefix", len(p.KeyPrefixes), func(i int) (interface{}, string, bool) {
-		return p.KeyPrefixes[i], p.KeyPrefixes[i].Policy, true
-	})
-	add("node", len(p.Nodes), func(i int) (interface{}, string, bool) { return p.Nodes[i], p.Nodes[i].Policy, false })
-	add("node_prefix", len(p.NodePrefixes), func(i int) (interface{}, string, bool) {
-		return p.NodePrefixes[i], p.NodePrefixes[i].Policy, false
-	})
-	add("service", len(p.Services), func(i int) (interface{}, string, bool) {
-		s := p.Services[i]
-		return s, s.Policy, false
-	})
-	add("service_prefix", len(p.ServicePrefixes), func(i int) (interface{}, string, bool) {
-		s := p.ServicePrefixes[i]
-		return s, s.Policy, false
-	})
-	add("session", len(p.Sessions), func(i int) (interface{}, string, bool) { return p.Sessions[i], p.Sessions[i].Policy, false })
-	add("session_prefix", len(p.SessionPrefixes), func(i int) (interface{}, string, bool) {
-		return p.SessionPrefixes[i], p.SessionPrefixes[i].Policy, false
-	})
-	add("event", len(p.Events), func(i int) (interface{}, string, bool) { return p.Events[i], p.Events[i].Policy, false })
-	add("event_prefix", len(p.EventPrefixes), func(i int) (interface{}, string, bool) {
-		return p.EventPrefixes[i], p.EventPrefixes[i].Policy, false
-	})
-	add("query", len(p.PreparedQueries), func(i int) (interface{}, string, bool) {
-		return p.PreparedQueries[i], p.PreparedQueries[i].Policy, false
-	})
-	add("query_prefix", len(p.PreparedQueryPrefixes), func(i int) (interface{}, string, bool) {
-		return p.PreparedQueryPrefixes[i], p.PreparedQueryPrefixes[i].Policy, false
-	})
-	if len(checks) > 0 {
-		return fmt.Errorf("Invalid %s policy: %s", checks[0].kind, goString(checks[0].rules[0]))
 	}
 	for _, group := range [][]*ServiceRule{p.Services, p.ServicePrefixes} {
 		for _, s := range group {

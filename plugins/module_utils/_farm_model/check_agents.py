@@ -21,6 +21,7 @@ from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.schema
     WORKSPACE_FILES,
 )
 from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.structure import (
+    _did_you_mean,
     _entries,
     _get,
     _is,
@@ -50,8 +51,7 @@ def _check_agents(model, gateways, problems):
                 agents[agent_id] = (index, agent)
         gateway = _get(agent, "gateway", "str")
         if gateway is not None and _missing(gateways, gateway):
-            close = _suggest(gateway, gateways)
-            hint = f'did you mean "{close}"? ' if close else ""
+            hint = _did_you_mean(gateway, gateways)
             problems.add(f"{path}.gateway", f"unknown gateway {gateway!r} (gateways: {_names(gateways)})",
                          f"{hint}use the name of an entry of farm_gateways, or add that gateway")
         name = _get(agent, "name", "str")
@@ -98,8 +98,7 @@ def _check_workspace_files(agent, path, problems):
             msg, fix = RETIRED_WORKSPACE_FILES[name]
             problems.add(where, f"{name} {msg}", fix)
         elif name not in WORKSPACE_FILES:
-            close = _suggest(name, WORKSPACE_FILES)
-            hint = f'did you mean "{close}"? ' if close else ""
+            hint = _did_you_mean(name, WORKSPACE_FILES)
             problems.add(where, f"{_show(name)} is not a workspace file OpenClaw reads",
                          f"{hint}use some of: {', '.join(WORKSPACE_FILES)}")
         elif name in seen:
@@ -135,8 +134,7 @@ def _check_providers(model, hosts, where, problems):
                          "use it)")
         for i, node in enumerate(local_to or []):
             if _is(node, "str") and hosts is not None and node not in hosts:
-                close = _suggest(node, hosts)
-                hint = f'did you mean "{close}"? ' if close else ""
+                hint = _did_you_mean(node, hosts)
                 problems.add(f"{path}.local_to[{i}]", f"node {node!r} is not in the inventory ({where}: "
                              f"{', '.join(hosts) or 'none'})", f"{hint}use one of the inventory hosts")
         models = _opt(provider, "models", "list", [])
@@ -248,8 +246,7 @@ def _check_agent_links(model, gateways, agents, problems):
                     problems.add(path, f"agent {own_id!r} names itself",
                                  "remove it: an agent always reaches its own sessions")
                 elif target not in agents:
-                    close = _suggest(target, agents)
-                    hint = f'did you mean "{close}"? ' if close else ""
+                    hint = _did_you_mean(target, agents)
                     problems.add(path, f"unknown agent {target!r} (agents: {_names(agents)})",
                                  f"{hint}use the id of an entry of farm_agents")
                 elif target in seen:

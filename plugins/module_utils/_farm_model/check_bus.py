@@ -18,12 +18,12 @@ from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.schema
     BUS_SERVER_RE,
 )
 from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.structure import (
+    _did_you_mean,
     _entries,
     _get,
     _join,
     _names,
     _show,
-    _suggest,
 )
 
 
@@ -91,8 +91,7 @@ def _check_health(model, agents, problems):
     for name in inboxes:
         if not isinstance(name, str) or name in agents:
             continue
-        close = _suggest(name, agents)
-        fix = (f'did you mean "{close}"? ' if close else "") + f"name one of the agents: {_names(agents)}"
+        fix = _did_you_mean(name, agents) + f"name one of the agents: {_names(agents)}"
         problems.add(_join("farm_health.inboxes", name), f"unknown agent {_show(name)}: an inbox is named by its "
                      "agent's id", fix)
 

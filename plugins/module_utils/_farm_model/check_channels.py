@@ -22,6 +22,7 @@ from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.schema
     PEER_KINDS,
 )
 from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.structure import (
+    _did_you_mean,
     _entries,
     _get,
     _is,
@@ -47,8 +48,7 @@ def _check_channels(model, gateways, agents, problems):
                          "use lowercase letters, digits, '_' and '-' (default: default)")
             account = None
         if gateway is not None and _missing(gateways, gateway):
-            close = _suggest(gateway, gateways)
-            hint = f'did you mean "{close}"? ' if close else ""
+            hint = _did_you_mean(gateway, gateways)
             problems.add(f"{path}.gateway", f"unknown gateway {gateway!r} (gateways: {_names(gateways)})",
                          f"{hint}use the name of an entry of farm_gateways")
             gateway = None
@@ -129,8 +129,7 @@ def _check_bindings(channel, kind, gateway, known, agents, path, problems):
         agent_id = _get(binding, "agent", "str")
         if agent_id is not None and agents is not None:
             if agent_id not in agents:
-                close = _suggest(agent_id, agents)
-                hint = f'did you mean "{close}"? ' if close else ""
+                hint = _did_you_mean(agent_id, agents)
                 problems.add(f"{where}.agent", f"unknown agent {agent_id!r} (agents: {_names(agents)})",
                              f"{hint}use the id of an entry of farm_agents")
             elif _other_gateway(known, gateway, _get(agents[agent_id][1], "gateway", "str")):

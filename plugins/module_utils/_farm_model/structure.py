@@ -65,6 +65,12 @@ def _suggest(word, known):
     return close[0] if close else None
 
 
+def _did_you_mean(word, known):
+    """The start of a fix for a name that is not known: 'did you mean "x"? ', or "" when none is close."""
+    close = _suggest(word, known)
+    return f'did you mean "{close}"? ' if close else ""
+
+
 def _join(path, key):
     """path.key, or path['key'] (escaped, shortened) for a key that is not a plain word."""
     if isinstance(key, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,128}", key, re.ASCII):

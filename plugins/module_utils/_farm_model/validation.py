@@ -54,6 +54,7 @@ from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.struct
     Problems,
     _check_fields,
     _describe,
+    _did_you_mean,
     _entries,
     _get,
     _number_problem,
@@ -194,8 +195,7 @@ def _check_gateways(model, hosts, where, version, problems):
         node = _get(gw, "node", "str")
         node = node if node is not None and NODE_RE.fullmatch(node) else None
         if node is not None and hosts is not None and node not in hosts:
-            close = _suggest(node, hosts)
-            hint = f'did you mean "{close}"? ' if close else ""
+            hint = _did_you_mean(node, hosts)
             problems.add(f"{path}.node", f"node {node!r} is not in the inventory ({where}: "
                          f"{', '.join(hosts) or 'none'})",
                          f"{hint}use one of the inventory hosts, or add the host to the inventory")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from ..httpcore import HttpError
 from .aclstore import request_secret
-from .common import decode_json, json_ok, query_meta
 from .common import field as json_field
+from .common import json_ok, query_meta
 
 
 def register(router):
@@ -28,7 +28,7 @@ def _store(state):
 
 
 def _body(request, what):
-    body = decode_json(request, f"{what} decoding failed") or {}
+    body = request.json(what=f"{what} decoding failed") or {}
     if not isinstance(body, dict):
         raise HttpError(400, f"{what} decoding failed: expected a JSON object")
     return body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..httpcore import HttpError
 from .catalog import parse_check_definitions
-from .common import DATACENTER, blocking, decode_json, empty, json_ok, query_meta
+from .common import DATACENTER, blocking_json, empty, json_ok
 from .common import field as json_field
 
 LEADER = "127.0.0.1:8300"
@@ -29,7 +29,7 @@ def register(router):
 # -- agent ---------------------------------------------------------------------------------------------
 
 def service_register(state, request):
-    body = decode_json(request) or {}
+    body = request.json() or {}
     name = json_field(body, "Name")
     if not name:
         raise HttpError(400, "Missing service name")
@@ -153,8 +153,7 @@ def health_service(state, request, name):
             entries.append({"Node": catalog.nodes[node], "Service": svc, "Checks": checks})
         return catalog.service_index(name), entries, False
 
-    index, entries = blocking(state, request, query)
-    return json_ok(entries, query_meta(request, index))
+    return blocking_json(state, request, query)
 
 
 HEALTH_STATES = ("any", "passing", "warning", "critical")
@@ -174,8 +173,7 @@ def health_state(state, request, status):
                   and (not c["ServiceName"] or authz.allowed("service", c["ServiceName"], "read"))]
         return state.table_index("checks"), checks, False
 
-    index, checks = blocking(state, request, query)
-    return json_ok(checks, query_meta(request, index))
+    return blocking_json(state, request, query)
 
 
 def catalog_services(state, request):
@@ -186,8 +184,7 @@ def catalog_services(state, request):
         names = {n: tags for n, tags in catalog.service_names().items() if authz.allowed("service", n, "read")}
         return state.table_index("services"), names, False
 
-    index, names = blocking(state, request, query)
-    return json_ok(names, query_meta(request, index))
+    return blocking_json(state, request, query)
 
 
 def catalog_service(state, request, name):
@@ -209,8 +206,7 @@ def catalog_service(state, request, name):
                     "CreateIndex": svc["CreateIndex"], "ModifyIndex": svc["ModifyIndex"]})
         return catalog.service_index(name), entries, False
 
-    index, entries = blocking(state, request, query)
-    return json_ok(entries, query_meta(request, index))
+    return blocking_json(state, request, query)
 
 
 def catalog_nodes(state, request):
@@ -221,5 +217,4 @@ def catalog_nodes(state, request):
         nodes = [n for name, n in sorted(catalog.nodes.items()) if authz.allowed("node", name, "read")]
         return state.table_index("nodes"), nodes, False
 
-    index, nodes = blocking(state, request, query)
-    return json_ok(nodes, query_meta(request, index))
+    return blocking_json(state, request, query)

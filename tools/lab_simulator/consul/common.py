@@ -124,15 +124,6 @@ def field(obj, name, default=None):
     return default
 
 
-def decode_json(request, what="Request decode failed"):
-    if not request.body:
-        return None
-    try:
-        return json.loads(request.body)
-    except ValueError as exc:
-        raise HttpError(400, f"{what}: {exc}") from None
-
-
 # -- query options, metadata, blocking ---------------------------------------------------------------
 
 def check_query_options(request):
@@ -196,3 +187,9 @@ def blocking(state, request, query):
     with lab.cond:
         index, result, _ = query()
     return index, result
+
+
+def blocking_json(state, request, query):
+    """A blocking read answered as JSON with the query's X-Consul-* headers."""
+    index, result = blocking(state, request, query)
+    return json_ok(result, query_meta(request, index))

@@ -180,19 +180,21 @@ class KVStore:
         if doomed and prefix:
             self._bury(prefix, idx)
 
-    def check_index(self, key, cas_index):
+    def _checked(self, key, what):
         existing = self.entries.get(key)
         if existing is None:
-            raise StateError(f'failed to check index, key "{key}" doesn\'t exist')
+            raise StateError(f'failed to check {what}, key "{key}" doesn\'t exist')
+        return existing
+
+    def check_index(self, key, cas_index):
+        existing = self._checked(key, "index")
         if existing.modify_index != cas_index:
             raise StateError(f'failed index check for key "{key}", current modify index '
                              f'{existing.modify_index} != {cas_index}')
         return existing
 
     def check_session(self, key, session):
-        existing = self.entries.get(key)
-        if existing is None:
-            raise StateError(f'failed to check session, key "{key}" doesn\'t exist')
+        existing = self._checked(key, "session")
         if existing.session != session:
             raise StateError(f'failed session check for key "{key}", current session "{existing.session}" '
                              f'!= "{session}"')

@@ -9,15 +9,13 @@ from dataclasses import asdict, dataclass, field
 from ..httpcore import HttpError
 from .common import (
     StateError,
-    blocking,
+    blocking_json,
     check_query_options,
-    decode_json,
     duration_value,
     go_duration,
     json_ok,
     nanos,
     parse_go_duration,
-    query_meta,
 )
 from .common import field as json_field
 
@@ -119,7 +117,7 @@ def register(router):
 
 
 def _session_from_body(state, request):
-    body = decode_json(request) or {}
+    body = request.json() or {}
     if not isinstance(body, dict):
         raise HttpError(400, "Request decode failed: body must be a JSON object")
     session = Session(id=str(uuid.uuid4()), node=json_field(body, "Node") or state.catalog.agent_node)
@@ -199,8 +197,7 @@ def _listing(state, request, select):
         found = [s.to_json() for s in select() if authz.allowed("session", s.node, "read")]
         return state.sessions.index(), found, False
 
-    index, found = blocking(state, request, query)
-    return json_ok(found, query_meta(request, index))
+    return blocking_json(state, request, query)
 
 
 def info(state, request, session_id):

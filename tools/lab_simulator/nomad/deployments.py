@@ -58,78 +58,54 @@ def _visible(record, namespace, auth):
     return namespace in ("*", record["Namespace"]) and auth.ns_allows(record["Namespace"], "read-job")
 
 
-def list_deployments(nomad, request):
+def _list(nomad, request, records, table, view):
+    """GET /v1/<records>: the visible records whose ID starts with ?prefix, oldest first (blocking)."""
     require_method(request, "GET")
     st = nomad.st
     namespace, auth = _readable(nomad, request)
     prefix = request.arg("prefix", "")
 
     def body():
-        found = [d for d in st.deployments.values() if d["ID"].startswith(prefix) and _visible(d, namespace, auth)]
-        return [deployment_view(d) for d in sorted(found, key=lambda d: d["CreateIndex"])]
-    return nomad.blocking(request, lambda: st.tables["deployment"], body)
+        found = [r for r in getattr(st, records).values()
+                 if r["ID"].startswith(prefix) and _visible(r, namespace, auth)]
+        return [view(r) for r in sorted(found, key=lambda r: r["CreateIndex"])]
+    return nomad.blocking(request, lambda: st.tables[table], body)
+
+
+def _one(nomad, request, records, table, record_id, view, missing):
+    """GET /v1/<record>/<id>: one record, or 404 with Nomad's message (blocking on its ModifyIndex)."""
+    require_method(request, "GET")
+    st = nomad.st
+    _readable(nomad, request)
+
+    def body():
+        found = getattr(st, records).get(record_id)
+        if found is None:
+            fail(404, missing)
+        return view(found)
+    return nomad.blocking(request, lambda: (getattr(st, records).get(record_id) or {}).get(
+        "ModifyIndex", st.tables[table]), body)
+
+
+def list_deployments(nomad, request):
+    return _list(nomad, request, "deployments", "deployment", deployment_view)
 
 
 def deployment(nomad, request, deployment_id):
-    require_method(request, "GET")
-    st = nomad.st
-    _readable(nomad, request)
-
-    def body():
-        found = st.deployments.get(deployment_id)
-        if found is None:
-            fail(404, "deployment not found")
-        return deployment_view(found)
-    return nomad.blocking(request, lambda: (st.deployments.get(deployment_id) or {}).get(
-        "ModifyIndex", st.tables["deployment"]), body)
+    return _one(nomad, request, "deployments", "deployment", deployment_id, deployment_view, "deployment not found")
 
 
 def list_allocations(nomad, request):
-    require_method(request, "GET")
-    st = nomad.st
-    namespace, auth = _readable(nomad, request)
-    prefix = request.arg("prefix", "")
-
-    def body():
-        found = [a for a in st.allocs.values() if a["ID"].startswith(prefix) and _visible(a, namespace, auth)]
-        return [alloc_stub(a) for a in sorted(found, key=lambda a: a["CreateIndex"])]
-    return nomad.blocking(request, lambda: st.tables["allocs"], body)
+    return _list(nomad, request, "allocs", "allocs", alloc_stub)
 
 
 def allocation(nomad, request, alloc_id):
-    require_method(request, "GET")
-    st = nomad.st
-    _readable(nomad, request)
-
-    def body():
-        found = st.allocs.get(alloc_id)
-        if found is None:
-            fail(404, "alloc not found")
-        return alloc_view(st, found)
-    return nomad.blocking(request, lambda: (st.allocs.get(alloc_id) or {}).get("ModifyIndex", st.tables["allocs"]),
-                          body)
+    return _one(nomad, request, "allocs", "allocs", alloc_id, lambda a: alloc_view(nomad.st, a), "alloc not found")
 
 
 def list_evaluations(nomad, request):
-    require_method(request, "GET")
-    st = nomad.st
-    namespace, auth = _readable(nomad, request)
-    prefix = request.arg("prefix", "")
-
-    def body():
-        found = [e for e in st.evals.values() if e["ID"].startswith(prefix) and _visible(e, namespace, auth)]
-        return [public(e) for e in sorted(found, key=lambda e: e["CreateIndex"])]
-    return nomad.blocking(request, lambda: st.tables["evals"], body)
+    return _list(nomad, request, "evals", "evals", public)
 
 
 def evaluation(nomad, request, eval_id):
-    require_method(request, "GET")
-    st = nomad.st
-    _readable(nomad, request)
-
-    def body():
-        found = st.evals.get(eval_id)
-        if found is None:
-            fail(404, "eval not found")
-        return public(found)
-    return nomad.blocking(request, lambda: (st.evals.get(eval_id) or {}).get("ModifyIndex", st.tables["evals"]), body)
+    return _one(nomad, request, "evals", "evals", eval_id, public, "eval not found")

@@ -44,12 +44,7 @@ def _job(job):
     errors += _constraints(job["Constraints"])
     seen = {}
     for idx, group in enumerate(groups, 1):
-        if not group["Name"]:
-            errors.append(f"Job task group {idx} missing name")
-        elif group["Name"] in seen:
-            errors.append(f"Job task group {idx} redefines '{group['Name']}' from group {seen[group['Name']]}")
-        else:
-            seen[group["Name"]] = idx
+        errors += _name_clash(seen, idx, group["Name"], "Job task group", "group")
         if job["Type"] == "system" and group["Count"] > 1:
             errors.append(f"Job task group {group['Name']} has count {group['Count']}. "
                           "Count cannot exceed 1 with system scheduler")
@@ -58,6 +53,17 @@ def _job(job):
         if group_errors:
             errors.append(f"Task group {group['Name']} validation failed: {multierror(group_errors)}")
     return errors
+
+
+def _name_clash(seen, idx, name, label, kind):
+    """Nomad's error for a group (task) without a name or with the name of an earlier one, as a list of
+    at most one; records the name in `seen`."""
+    if not name:
+        return [f"{label} {idx} missing name"]
+    if name in seen:
+        return [f"{label} {idx} redefines '{name}' from {kind} {seen[name]}"]
+    seen[name] = idx
+    return []
 
 
 def _group(job, group):
@@ -80,12 +86,7 @@ def _group(job, group):
         errors.append(f'Job type "{job["Type"]}" does not allow migrate block')
     seen, leaders = {}, 0
     for idx, task in enumerate(tasks, 1):
-        if not task["Name"]:
-            errors.append(f"Task {idx} missing name")
-        elif task["Name"] in seen:
-            errors.append(f"Task {idx} redefines '{task['Name']}' from task {seen[task['Name']]}")
-        else:
-            seen[task["Name"]] = idx
+        errors += _name_clash(seen, idx, task["Name"], "Task", "task")
         leaders += bool(task["Leader"])
     if leaders > 1:
         errors.append("Only one task may be marked as leader")
