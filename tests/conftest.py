@@ -13,3 +13,11 @@ if AnsibleCollectionConfig.collection_finder is None:
     from ansible.plugins.loader import init_plugin_loader
 
     init_plugin_loader([str(Path(__file__).resolve().parents[1] / "collections")])
+
+# pytest-xdist's `--dist loadfile` (scripts/test) hands whole files to its workers in collection order. The
+# longest files go first, so the two workers run them while the rest of the suite fills in around them.
+LONGEST_FIRST = ("tests/integration/test_phase4_resume.py", "tests/integration/test_phase4_resume_late.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in LONGEST_FIRST)  # stable: files stay whole
