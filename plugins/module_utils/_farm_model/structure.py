@@ -263,6 +263,7 @@ def _opt(mapping, key, kind, default):
         return default
     return value if _is(value, kind) else None
 
+
 def _missing(names, name):
     """True when `names` is known (a dict) and lacks `name`; None means the list itself is broken."""
     return names is not None and name not in names

@@ -146,8 +146,6 @@ def _path_key(path):
     return (rank, int(index.group(1)) if index else -1)
 
 
-
-
 def _host_list(inventory_hosts):
     """(sorted host names, how to name where they come from); (None, None) skips the check."""
     if inventory_hosts is None:
