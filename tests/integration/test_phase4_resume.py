@@ -143,10 +143,6 @@ def phase2(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def uninterrupted(phase2):
-    return uninterrupted_state(phase2)
-
-
-def uninterrupted_state(phase2):
     """The state phase 4 leaves when nothing interrupts it, and the trees of what moves."""
     farm, before = phase2.fresh()
     try:

@@ -7,24 +7,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_phase4_resume import EARLY, STAGES, Phase2Snapshot, resume_and_compare, uninterrupted_state
+# The fixtures are the early file's own (imported, so this module gets its own module-scoped farm).
+from tests.integration.test_phase4_resume import (  # noqa: F401 (fixtures used by name)
+    EARLY,
+    STAGES,
+    phase2,
+    resume_and_compare,
+    uninterrupted,
+)
 from tools.testsupport.labclient import live_mode
 
 pytestmark = [pytest.mark.skipif(live_mode(), reason="moves data on the lab's hosts only"), pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def phase2(tmp_path_factory):
-    snapshot = Phase2Snapshot(tmp_path_factory)
-    yield snapshot
-    snapshot.farm.lab.stop()
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(phase2):
-    return uninterrupted_state(phase2)
-
-
 @pytest.mark.parametrize("stage", [stage for stage in STAGES if stage not in EARLY])
-def test_an_interrupted_phase4_resumes_to_the_same_farm(phase2, uninterrupted, stage):
+def test_an_interrupted_phase4_resumes_to_the_same_farm(phase2, uninterrupted, stage):  # noqa: F811
     resume_and_compare(phase2, uninterrupted, stage)
