@@ -3,8 +3,11 @@
 
 
 class ModuleDocFragment:
-    # Connection options shared by every Nomad module (module_utils/_connection.py).
+    # Connection options shared by every Nomad module (module_utils/_connection.py) and the libraries they need.
     DOCUMENTATION = r"""
+requirements:
+  - python-nomad >= 2.0
+  - requests
 options:
   nomad_address:
     description:

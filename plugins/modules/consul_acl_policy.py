@@ -8,6 +8,8 @@ DOCUMENTATION = r"""
 module: consul_acl_policy
 short_description: Manage a Consul ACL policy, idempotent by name, rules compared by meaning
 version_added: 0.1.0
+author:
+  - octant.openclaw contributors (@octant)
 description:
   - Creates, updates or deletes the Consul ACL policy with the given O(name). The policy is read
     once by name; nothing is written when it already matches.
@@ -17,16 +19,12 @@ description:
     what really changes.
   - Options that are not given keep the policy's current value (an update sends them back
     unchanged).
-author:
-  - octant.openclaw contributors (@octant)
-extends_documentation_fragment:
-  - octant.openclaw.attributes
-  - octant.openclaw.consul
-  - octant.openclaw.consul.actiongroup
+extends_documentation_fragment: [octant.openclaw.attributes, octant.openclaw.consul,
+                                 octant.openclaw.consul.actiongroup]
 attributes:
   check_mode:
     support: full
-    details: Reads only.
+    details: Reads only (the policy, found by name).
   diff_mode:
     support: full
     details: Shows name, description, datacenters and the rules in canonical HCL, only when something changes.

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: consul_acl_token
-short_description: Manage a Consul ACL token, idempotent by description, without leaking its SecretID
+short_description: Manage a Consul ACL token, found by its description, without ever leaking its SecretID
 version_added: 0.1.0
+author:
+  - octant.openclaw contributors (@octant)
 description:
   - Creates, updates or deletes the Consul ACL token whose description is O(description). The
     description is the token's identity for this module, so a re-run never creates a second
@@ -29,14 +31,9 @@ description:
     cluster, is read only when the AccessorID is unknown, names no token, or names a token with
     another description; so a re-run of a stored token reads one token and one variable. A token
     read directly is not checked for duplicates of its description (that needs the list).
-  - The Nomad connection options are used only with O(store_secret_in).
-author:
-  - octant.openclaw contributors (@octant)
-extends_documentation_fragment:
-  - octant.openclaw.attributes
-  - octant.openclaw.consul
-  - octant.openclaw.consul.actiongroup
-  - octant.openclaw.nomad
+  - The Nomad connection options (and the Nomad library) are used only with O(store_secret_in).
+extends_documentation_fragment: [octant.openclaw.attributes, octant.openclaw.consul,
+                                 octant.openclaw.consul.actiongroup, octant.openclaw.nomad]
 attributes:
   check_mode:
     support: full

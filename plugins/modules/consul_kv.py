@@ -8,6 +8,8 @@ DOCUMENTATION = r"""
 module: consul_kv
 short_description: Manage one Consul KV key or a whole tree of keys under a prefix
 version_added: 0.1.0
+author:
+  - octant.openclaw contributors (@octant)
 description:
   - B(Key mode) (O(key)) sets, deletes, locks or unlocks one key. The key is read once; nothing is
     written when it already holds the value (and flags). Writes are guarded with check-and-set on
@@ -24,12 +26,8 @@ description:
     only when Consul gave no answer).
   - Consul KV holds configuration, never secrets, in this collection; values are shown in the diff
     and the return values. Set C(no_log) on the task to hide them.
-author:
-  - octant.openclaw contributors (@octant)
-extends_documentation_fragment:
-  - octant.openclaw.attributes
-  - octant.openclaw.consul
-  - octant.openclaw.consul.actiongroup
+extends_documentation_fragment: [octant.openclaw.attributes, octant.openclaw.consul,
+                                 octant.openclaw.consul.actiongroup]
 attributes:
   check_mode:
     support: full

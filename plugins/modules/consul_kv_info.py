@@ -8,6 +8,8 @@ DOCUMENTATION = r"""
 module: consul_kv_info
 short_description: Read one Consul KV key or every key under a prefix
 version_added: 0.1.0
+author:
+  - octant.openclaw contributors (@octant)
 description:
   - Reads one key (O(key)) or a whole tree (O(prefix), B(one) recursive GET) and returns the values
     as text, keys relative to the prefix, with the Consul index of the read.
@@ -15,13 +17,8 @@ description:
     quotes) are returned parsed, which is how M(octant.openclaw.consul_kv) stores dictionaries and
     lists; other values stay text.
   - A missing key or an empty prefix is not an error (RV(exists) is false, RV(tree) is empty).
-author:
-  - octant.openclaw contributors (@octant)
-extends_documentation_fragment:
-  - octant.openclaw.attributes
-  - octant.openclaw.attributes.info_module
-  - octant.openclaw.consul
-  - octant.openclaw.consul.actiongroup
+extends_documentation_fragment: [octant.openclaw.attributes, octant.openclaw.attributes.info_module,
+                                 octant.openclaw.consul, octant.openclaw.consul.actiongroup]
 options:
   key:
     description: One key to read.

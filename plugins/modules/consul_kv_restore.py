@@ -8,18 +8,16 @@ DOCUMENTATION = r"""
 module: consul_kv_restore
 short_description: Put a backed-up openclaw/ KV tree back without overwriting or redelivering anything
 version_added: 0.1.0
+author:
+  - octant.openclaw contributors (@octant)
 description:
   - Takes the export C(playbooks/backup.yml) writes (C(consul-kv.json)) and creates every key of it that is gone
     now, each with check-and-set 0, so nothing written since is overwritten.
   - Bus messages the recipient already processed (at or below its high-water mark for the sender, or with a
     messageId the mark remembers) are not put back, so a restore never delivers a message twice. The registry's
     gateway keys (held by the bus processes' sessions) and C(openclaw/backup/) are never restored.
-author:
-  - octant.openclaw contributors (@octant)
-extends_documentation_fragment:
-  - octant.openclaw.attributes
-  - octant.openclaw.consul
-  - octant.openclaw.consul.actiongroup
+extends_documentation_fragment: [octant.openclaw.attributes, octant.openclaw.consul,
+                                 octant.openclaw.consul.actiongroup]
 attributes:
   check_mode:
     support: full

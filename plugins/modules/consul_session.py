@@ -8,22 +8,20 @@ DOCUMENTATION = r"""
 module: consul_session
 short_description: Create, renew or destroy a Consul session, idempotent by name and node
 version_added: 0.1.0
+author:
+  - octant.openclaw contributors (@octant)
 description:
   - Finds the session named O(name) among the sessions of O(node) (one read) and creates it when
     it is missing, renews it with O(state=renewed), or destroys it with O(state=absent).
   - Consul sessions cannot be changed. When the existing session's settings differ from the
     options the task fails and names them, unless O(recreate=true) (which destroys it, releasing
     or deleting its locks per its behavior, and creates it again).
-author:
-  - octant.openclaw contributors (@octant)
-extends_documentation_fragment:
-  - octant.openclaw.attributes
-  - octant.openclaw.consul
-  - octant.openclaw.consul.actiongroup
+extends_documentation_fragment: [octant.openclaw.attributes, octant.openclaw.consul,
+                                 octant.openclaw.consul.actiongroup]
 attributes:
   check_mode:
     support: full
-    details: Reads only.
+    details: Reads only (the sessions of the node).
   diff_mode:
     support: full
     details: Shows the session's settings when it is created or recreated.
@@ -103,23 +101,23 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: A TTL session for the bus leader lock on jerry
-  octant.openclaw.consul_session:
-    name: openclaw-bus-leader
-    node: jerry
-    ttl: 30s
-    behavior: delete
-    node_checks: []
-  register: leader_session
+# A renewal states the same settings as the creation (a session whose settings differ fails the task).
+- name: The bus leader lock's TTL session on jerry
+  module_defaults:
+    octant.openclaw.consul_session:
+      name: openclaw-bus-leader
+      node: jerry
+      ttl: 30s
+      behavior: delete
+      node_checks: []
+  block:
+    - name: Create it
+      octant.openclaw.consul_session:
+      register: leader_session
 
-- name: Keep it alive (in a scheduled job)
-  octant.openclaw.consul_session:
-    name: openclaw-bus-leader
-    node: jerry
-    ttl: 30s
-    behavior: delete
-    node_checks: []
-    state: renewed
+    - name: Keep it alive (in a scheduled job)
+      octant.openclaw.consul_session:
+        state: renewed
 
 - name: Destroy it
   octant.openclaw.consul_session:
@@ -134,6 +132,11 @@ id:
   returned: always
   type: str
   sample: adf4238a-882b-9ddc-4a9d-5b6758e4159e
+destroyed:
+  description: IDs of the sessions destroyed.
+  returned: when O(state=absent) destroyed something
+  type: list
+  elements: str
 operation:
   description: What was (or in check mode would be) done.
   returned: always
@@ -158,11 +161,6 @@ session:
     Behavior: delete
     LockDelay: 15s
     NodeChecks: []
-destroyed:
-  description: IDs of the sessions destroyed.
-  returned: when O(state=absent) destroyed something
-  type: list
-  elements: str
 """
 
 from ansible_collections.octant.openclaw.plugins.module_utils._consul import CONSUL, ConsulApi  # noqa: E402

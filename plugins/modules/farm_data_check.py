@@ -9,6 +9,8 @@ DOCUMENTATION = r"""
 module: farm_data_check
 short_description: Check that the farm variables are plain data before they are passed to a module
 version_added: 0.1.0
+author:
+  - octant.openclaw contributors (@octant)
 description:
   - Reads C(openclaw_version) and the C(farm_*) variables of the play on the controller and reports every value that
     is not plain data (strings, numbers, booleans, null, lists and mappings), each with its path, what is wrong and
@@ -17,10 +19,7 @@ description:
   - Such values would otherwise stop the play while Ansible prepares the arguments of
     M(octant.openclaw.farm_validate), with no path to the value. The C(octant.openclaw.preflight) role runs this
     first; it never changes anything.
-author:
-  - octant.openclaw contributors (@octant)
-extends_documentation_fragment:
-  - octant.openclaw.attributes
+extends_documentation_fragment: [octant.openclaw.attributes]
 attributes:
   check_mode:
     support: full

@@ -8,6 +8,8 @@ DOCUMENTATION = r"""
 module: farm_health
 short_description: Check the health of the whole farm with read-only requests and report every finding
 version_added: 0.1.0
+author:
+  - octant.openclaw contributors (@octant)
 description:
   - "Per gateway run by Nomad: the job, its newest allocation, its latest deployment, both Consul checks of its
     service (C(healthz) and C(healthz-body)) and the C(/healthz) body (C({\"ok\": true})) fetched at the address
@@ -23,18 +25,8 @@ description:
     C(7 G + 2 A + 1) with the bus; plus G C(/healthz) requests and, with O(probe_agents), A chat completions."
   - "Never fails because the farm is unhealthy: it returns RV(status), the rows and the critical findings, and
     the caller decides (C(playbooks/health.yml) writes a report and then fails). It fails only on bad arguments."
-author:
-  - octant.openclaw contributors (@octant)
-extends_documentation_fragment:
-  - octant.openclaw.attributes
-  - octant.openclaw.nomad
-  - octant.openclaw.consul
-attributes:
-  check_mode:
-    support: full
-    details: Only reads; never reports a change.
-  diff_mode:
-    support: none
+extends_documentation_fragment: [octant.openclaw.attributes, octant.openclaw.attributes.info_module,
+                                 octant.openclaw.nomad, octant.openclaw.consul]
 options:
   model:
     description: The validated farm model (C(openclaw_farm), published by the C(octant.openclaw.preflight) role).

@@ -8,6 +8,8 @@ DOCUMENTATION = r"""
 module: farm_validate
 short_description: Validate the whole farm model, and optionally that Nomad, Consul, LiteLLM and the nodes are ready
 version_added: 0.1.0
+author:
+  - octant.openclaw contributors (@octant)
 description:
   - Checks the farm model (O(model)) against its schema and rules and reports B(every) problem at once, each with
     the path of the offending value, what is wrong and how to fix it. The schema is documented in the
@@ -23,22 +25,8 @@ description:
     that every gateway's node is a ready, eligible Nomad client with a healthy C(podman) driver that meets the
     jobs' placement constraints. Unreachable services are reported as problems like the others.
   - Fails with one message listing every problem. Never changes anything; runs the same in check mode.
-author:
-  - octant.openclaw contributors (@octant)
-requirements:
-  - python-nomad >= 2.0 (with O(check_nomad) or O(check_nodes))
-  - python-consul2 or py-consul (with O(check_consul) or O(check_consul_acl))
-  - requests
-extends_documentation_fragment:
-  - octant.openclaw.attributes
-  - octant.openclaw.nomad
-  - octant.openclaw.consul
-attributes:
-  check_mode:
-    support: full
-    details: Only reads; never reports a change.
-  diff_mode:
-    support: none
+extends_documentation_fragment: [octant.openclaw.attributes, octant.openclaw.attributes.info_module,
+                                 octant.openclaw.nomad, octant.openclaw.consul]
 options:
   model:
     description:
@@ -114,6 +102,8 @@ options:
     type: int
     default: 10
 notes:
+  - The Nomad library is needed only with O(check_nomad) or O(check_nodes), the Consul library only with
+    O(check_consul) or O(check_consul_acl).
   - "Run it once per play on the controller (C(delegate_to: localhost), C(run_once: true)), as the
     C(octant.openclaw.preflight) role does, before any task that changes something."
 seealso:

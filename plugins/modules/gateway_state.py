@@ -8,6 +8,8 @@ DOCUMENTATION = r"""
 module: gateway_state
 short_description: Stage a gateway's SQLite stores for a backup, find newer files, or put a restored tree in place
 version_added: 0.1.0
+author:
+  - octant.openclaw contributors (@octant)
 description:
   - Works on one gateway folder on its node (C(<data root>/openclaw/<gateway>) with C(config/), C(state/),
     C(workspaces/) and C(managed/)), for C(playbooks/backup.yml) and C(playbooks/restore.yml).
@@ -19,10 +21,7 @@ description:
   - O(action=restore) replaces each of O(scopes) with the same path under O(restored) (a C(restic restore)
     target), then puts the staged SQLite copies in place of their stores and removes their stale write-ahead
     logs. The gateway must be stopped.
-author:
-  - octant.openclaw contributors (@octant)
-extends_documentation_fragment:
-  - octant.openclaw.attributes
+extends_documentation_fragment: [octant.openclaw.attributes]
 attributes:
   check_mode:
     support: full

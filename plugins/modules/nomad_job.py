@@ -8,6 +8,8 @@ DOCUMENTATION = r"""
 module: nomad_job
 short_description: Submit, update or stop a Nomad job, deciding from the plan and waiting for its deployment
 version_added: 0.1.0
+author:
+  - octant.openclaw contributors (@octant)
 description:
   - Makes a Nomad job match a definition given as API JSON (O(job)) or as HCL2 text with input variables
     (O(hcl), O(variables)).
@@ -27,20 +29,14 @@ description:
   - O(state=absent) stops the job (and purges it with O(purge=true)); a job that does not exist, or that is
     already stopped when O(purge=false), is left alone and reported unchanged.
   - "Runs on the controller (C(delegate_to: localhost), C(run_once)); it talks to the Nomad HTTP API."
-author:
-  - octant.openclaw contributors (@octant)
-requirements:
-  - python-nomad >= 2.0
-  - requests
-extends_documentation_fragment:
-  - octant.openclaw.attributes
-  - octant.openclaw.nomad
-  - octant.openclaw.nomad.actiongroup
+extends_documentation_fragment: [octant.openclaw.attributes, octant.openclaw.nomad, octant.openclaw.nomad.actiongroup]
 attributes:
   check_mode:
     support: full
+    details: Registers and stops nothing; with O(state=present) it runs the plan and returns it in RV(plan).
   diff_mode:
     support: full
+    details: Only the fields that change, keyed by their path in the job; values that can be secret are hidden.
 options:
   state:
     description:

@@ -8,22 +8,16 @@ DOCUMENTATION = r"""
 module: nomad_job_info
 short_description: Read one Nomad job with its allocations and latest deployment, or list jobs
 version_added: 0.1.0
+author:
+  - octant.openclaw contributors (@octant)
 description:
   - With O(name), reads that job, its allocations and its latest deployment (three requests; fewer when
     O(allocations) or O(deployment) are turned off). A missing job is not an error, RV(exists) is false then.
   - Without O(name), lists the jobs (stubs with status and summary), filtered by O(prefix) on the server
     (C(?prefix=)), so nothing is fetched only to be thrown away.
   - Jobs are read in O(nomad_namespace); V(*) lists the jobs of all namespaces the token may read.
-author:
-  - octant.openclaw contributors (@octant)
-requirements:
-  - python-nomad >= 2.0
-  - requests
-extends_documentation_fragment:
-  - octant.openclaw.attributes
-  - octant.openclaw.attributes.info_module
-  - octant.openclaw.nomad
-  - octant.openclaw.nomad.actiongroup
+extends_documentation_fragment: [octant.openclaw.attributes, octant.openclaw.attributes.info_module,
+                                 octant.openclaw.nomad, octant.openclaw.nomad.actiongroup]
 options:
   name:
     description:

@@ -8,6 +8,8 @@ DOCUMENTATION = r"""
 module: nomad_variable
 short_description: Manage a Nomad Variable (secret items) with check-and-set, never showing a value
 version_added: 0.1.0
+author:
+  - octant.openclaw contributors (@octant)
 description:
   - Makes the Nomad Variable at O(path) hold O(items), or deletes it.
   - Reads the variable once and writes only when something differs, with check-and-set (C(?cas=<ModifyIndex>),
@@ -18,20 +20,14 @@ description:
     contain a value. Results and diff name the item KEYS only, with whether they are added, changed or removed.
   - "Jobs read their own variables at C(nomad/jobs/<job>) in a template, for example
     C({{ with nomadVar \"nomad/jobs/gateway\" }}{{ .ANTHROPIC_API_KEY }}{{ end }})."
-author:
-  - octant.openclaw contributors (@octant)
-requirements:
-  - python-nomad >= 2.0
-  - requests
-extends_documentation_fragment:
-  - octant.openclaw.attributes
-  - octant.openclaw.nomad
-  - octant.openclaw.nomad.actiongroup
+extends_documentation_fragment: [octant.openclaw.attributes, octant.openclaw.nomad, octant.openclaw.nomad.actiongroup]
 attributes:
   check_mode:
     support: full
+    details: Reads the variable once and reports the item keys that would change.
   diff_mode:
     support: full
+    details: The item keys added, changed and removed; never a value.
 options:
   path:
     description:

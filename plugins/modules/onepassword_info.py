@@ -6,10 +6,10 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: onepassword_info
-author:
-  - octant.openclaw contributors (@octant)
 short_description: Read secrets from 1Password by op:// reference (task form of the lookup)
 version_added: 0.1.0
+author:
+  - octant.openclaw contributors (@octant)
 description:
   - Resolves 1Password secret references with the official SDK and a service account, all of them in one
     request, and returns their values in RV(secrets).
@@ -29,9 +29,7 @@ options:
       - A list of references is accepted too; RV(secrets) is then keyed by reference.
     type: raw
     required: true
-extends_documentation_fragment:
-  - octant.openclaw.onepassword
-  - ansible.builtin.action_common_attributes
+extends_documentation_fragment: [octant.openclaw.onepassword, ansible.builtin.action_common_attributes]
 attributes:
   check_mode:
     support: full

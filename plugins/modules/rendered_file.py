@@ -8,6 +8,8 @@ DOCUMENTATION = r"""
 module: rendered_file
 short_description: Write a rendered file on a node without silently overwriting someone else's edits to it
 version_added: 0.1.0
+author:
+  - octant.openclaw contributors (@octant)
 description:
   - Writes O(content) to O(path) and keeps the sha256 of what it wrote in a JSON record O(record) (keep it outside
     every folder a container mounts). For files that something else rewrites too, such as OpenClaw's config, which
@@ -20,11 +22,7 @@ description:
   - A file without a record (or with an unreadable one) that differs from O(content) counts as edited.
   - Backups are named C(<path>.<pid>.<timestamp>~), next to the file. Owner, group and mode are applied to a file
     the module writes (the record gets O(record_mode)); a file left alone is not touched.
-author:
-  - octant.openclaw contributors (@octant)
-extends_documentation_fragment:
-  - octant.openclaw.attributes
-  - ansible.builtin.files
+extends_documentation_fragment: [octant.openclaw.attributes, ansible.builtin.files]
 attributes:
   check_mode:
     support: full

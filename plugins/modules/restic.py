@@ -8,15 +8,14 @@ DOCUMENTATION = r"""
 module: restic
 short_description: Run restic against the farm's repository with the password in restic's environment only
 version_added: 0.1.0
+author:
+  - octant.openclaw contributors (@octant)
 description:
   - Runs one restic command (C(restic) 0.14 or later on the host; the Debian/Ubuntu package C(restic), Homebrew's
     C(restic) on a Mac) and returns its JSON answer.
   - The password is a module option with C(no_log) and reaches restic as C(RESTIC_PASSWORD) in the environment of
     the restic process only, never on a command line, in a file or in the module's output.
-author:
-  - octant.openclaw contributors (@octant)
-extends_documentation_fragment:
-  - octant.openclaw.attributes
+extends_documentation_fragment: [octant.openclaw.attributes]
 attributes:
   check_mode:
     support: partial
