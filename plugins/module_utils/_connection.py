@@ -33,28 +33,26 @@ class Option:
         return spec
 
 
-NOMAD_OPTIONS = (
-    Option("nomad_address", env=("NOMAD_ADDR",), default="http://127.0.0.1:4646"),
-    Option("nomad_token", env=("NOMAD_TOKEN",), no_log=True),
-    Option("nomad_namespace", env=("NOMAD_NAMESPACE",)),
-    Option("nomad_region", env=("NOMAD_REGION",)),
-    Option("nomad_ca_file", env=("NOMAD_CACERT",), type="path"),
-    Option("nomad_client_cert", env=("NOMAD_CLIENT_CERT",), type="path"),
-    Option("nomad_client_key", env=("NOMAD_CLIENT_KEY",), type="path"),
-    Option("nomad_validate_certs", type="bool", default=True),
-    Option("nomad_timeout", type="int", default=30),
-)
+def http_api_options(prefix, env_prefix, address, address_env, token_env, scope=()):
+    """The options of an HTTP API with TLS (Nomad, Consul), in the same order for both: <prefix>_address,
+    _token, the scope options (namespace, region, datacenter), the TLS files (<ENV>_CACERT, _CLIENT_CERT,
+    _CLIENT_KEY, as their CLIs read them), _validate_certs and _timeout."""
+    return (
+        Option(f"{prefix}_address", env=(address_env,), default=address),
+        Option(f"{prefix}_token", env=(token_env,), no_log=True),
+        *(Option(f"{prefix}_{name}", env=(f"{env_prefix}_{name.upper()}",)) for name in scope),
+        Option(f"{prefix}_ca_file", env=(f"{env_prefix}_CACERT",), type="path"),
+        Option(f"{prefix}_client_cert", env=(f"{env_prefix}_CLIENT_CERT",), type="path"),
+        Option(f"{prefix}_client_key", env=(f"{env_prefix}_CLIENT_KEY",), type="path"),
+        Option(f"{prefix}_validate_certs", type="bool", default=True),
+        Option(f"{prefix}_timeout", type="int", default=30),
+    )
 
-CONSUL_OPTIONS = (
-    Option("consul_address", env=("CONSUL_HTTP_ADDR",), default="http://127.0.0.1:8500"),
-    Option("consul_token", env=("CONSUL_HTTP_TOKEN",), no_log=True),
-    Option("consul_datacenter", env=("CONSUL_DATACENTER",)),
-    Option("consul_ca_file", env=("CONSUL_CACERT",), type="path"),
-    Option("consul_client_cert", env=("CONSUL_CLIENT_CERT",), type="path"),
-    Option("consul_client_key", env=("CONSUL_CLIENT_KEY",), type="path"),
-    Option("consul_validate_certs", type="bool", default=True),
-    Option("consul_timeout", type="int", default=30),
-)
+
+NOMAD_OPTIONS = http_api_options("nomad", "NOMAD", "http://127.0.0.1:4646", "NOMAD_ADDR", "NOMAD_TOKEN",
+                                 scope=("namespace", "region"))
+CONSUL_OPTIONS = http_api_options("consul", "CONSUL", "http://127.0.0.1:8500", "CONSUL_HTTP_ADDR", "CONSUL_HTTP_TOKEN",
+                                  scope=("datacenter",))
 
 ONEPASSWORD_OPTIONS = (
     Option("service_account_token", env=("OP_SERVICE_ACCOUNT_TOKEN",), no_log=True),
