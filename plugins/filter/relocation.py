@@ -16,6 +16,7 @@ Slack and Discord need no move: their tokens live in the new gateway's Nomad var
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.paths import job_name
 
 
 def openclaw_placement(farm_record=None, legacy_tree=None):
@@ -51,7 +52,8 @@ def openclaw_relocation_plan(model, placement):
               roster before anything is copied, so nothing writes to what moves
     stop      gateways of the running farm that the model drops or puts on another node: their jobs
               are stopped before anything is copied (a moved gateway is deployed again on its new
-              node afterwards; a dropped one stays stopped, its folder kept)"""
+              node afterwards; a dropped one stays stopped, its folder kept)
+    stop_jobs the Nomad jobs of those gateways (a dropped gateway is no longer in the derived facts)"""
     if not isinstance(model, dict) or not isinstance(placement, dict):
         raise AnsibleFilterError("openclaw_relocation_plan needs the validated farm model and a placement")
     model_nodes = {gw["name"]: gw["node"] for gw in model.get("farm_gateways") or []}
@@ -76,9 +78,10 @@ def openclaw_relocation_plan(model, placement):
         move(f"whatsapp {account}", "whatsapp", [f"state/credentials/whatsapp/{account}"],
              (placement.get("channels") or {}).get(f"whatsapp:{account}"), channel["gateway"])
     sources = sorted({m["from_gateway"] for m in moves})
+    stop = sorted(gw for gw in running if running[gw] != model_nodes.get(gw))
     return {"moves": moves,
             "restart": [gw for gw in sources if running.get(gw) == model_nodes.get(gw)],
-            "stop": sorted(gw for gw in running if running[gw] != model_nodes.get(gw))}
+            "stop": stop, "stop_jobs": [job_name(gw) for gw in stop]}
 
 
 class FilterModule:

@@ -48,13 +48,14 @@ def test_phase2_to_phase4_moves_agents_and_the_whatsapp_session_and_restarts_mai
     assert plan["moves"][0]["paths"] == ["workspaces/bobby", "state/agents/bobby"]
     assert plan["moves"][2]["paths"] == ["state/credentials/whatsapp/default"]
     assert plan["moves"][0]["id"] == "agent bobby: main@jerry -> bobby@bobby"
-    assert plan["restart"] == ["main"] and plan["stop"] == []
+    assert plan["restart"] == ["main"] and plan["stop"] == [] and plan["stop_jobs"] == []
 
 
 def test_a_new_agent_and_an_unchanged_farm_move_nothing():
     same = model({"main": "jerry"}, {"jerry": "main", "bobby": "main", "billy": "main", "new": "main"})
-    assert openclaw_relocation_plan(same, openclaw_placement(PHASE2)) == {"moves": [], "restart": [], "stop": []}
-    assert openclaw_relocation_plan(same, openclaw_placement(None)) == {"moves": [], "restart": [], "stop": []}
+    nothing = {"moves": [], "restart": [], "stop": [], "stop_jobs": []}
+    assert openclaw_relocation_plan(same, openclaw_placement(PHASE2)) == nothing
+    assert openclaw_relocation_plan(same, openclaw_placement(None)) == nothing
 
 
 def test_a_gateway_moved_to_another_node_is_stopped_and_its_agents_follow():
@@ -62,7 +63,7 @@ def test_a_gateway_moved_to_another_node_is_stopped_and_its_agents_follow():
     plan = openclaw_relocation_plan(moved, openclaw_placement(PHASE2))
     assert {m["name"] for m in plan["moves"]} == {"agent jerry", "agent bobby", "agent billy"}
     assert all(m["from_node"] == "jerry" and m["to_node"] == "bobby" for m in plan["moves"])
-    assert plan["stop"] == ["main"] and plan["restart"] == []
+    assert plan["stop"] == ["main"] and plan["stop_jobs"] == ["openclaw-main"] and plan["restart"] == []
 
 
 def test_a_dropped_gateway_is_stopped():
@@ -70,7 +71,7 @@ def test_a_dropped_gateway_is_stopped():
                                                  "old": {"node": "billy", "agents": ["billy"]}}})
     plan = openclaw_relocation_plan(model({"main": "jerry"}, {"jerry": "main", "billy": "main"}), placement)
     assert [m["name"] for m in plan["moves"]] == ["agent billy"]
-    assert plan["stop"] == ["old"] and plan["restart"] == []
+    assert plan["stop"] == ["old"] and plan["stop_jobs"] == ["openclaw-old"] and plan["restart"] == []
 
 
 def test_bad_input_is_a_clear_error():
