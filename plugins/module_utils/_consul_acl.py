@@ -28,6 +28,22 @@ UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 STORE_ATTEMPTS = 3
 
 
+def _diff(what, before, after):
+    return {"before": before, "after": after, "before_header": f"{what} (before)", "after_header": f"{what} (after)"}
+
+
+def _absent(ctx, key, what, existing, view, delete):
+    """state=absent of a policy or token (`key` in the result): `delete()` it unless it is gone already."""
+    if existing is None:
+        return {"changed": False, "operation": "none", key: None}
+    if not ctx.check_mode:
+        delete()
+    result = {"changed": True, "operation": "delete", key: None}
+    if ctx.diff:
+        result["diff"] = _diff(what, view(existing), {})
+    return result
+
+
 # -- policies -----------------------------------------------------------------------------------
 
 def policy_view(policy):
@@ -39,6 +55,7 @@ def policy_view(policy):
 
 def run_policy(api, params, ctx):
     name = params["name"]
+    title = f"consul acl policy {name}"  # the header of its diff
     state = params.get("state") or "present"
     rules = params.get("rules")
     if rules is not None:
@@ -48,16 +65,8 @@ def run_policy(api, params, ctx):
             raise OperationError("consul", f"ACL policy {name!r}", f"the rules do not parse: {exc}") from None
     existing = api.acl_policy_by_name(name)
     if state == "absent":
-        if existing is None:
-            return {"changed": False, "operation": "none", "policy": None}
-        if not ctx.check_mode:
-            api.acl_policy_delete(existing["ID"], name)
-        result = {"changed": True, "operation": "delete", "policy": None}
-        if ctx.diff:
-            result["diff"] = {"before": policy_view(existing), "after": {},
-                              "before_header": f"consul acl policy {name} (before)",
-                              "after_header": f"consul acl policy {name} (after)"}
-        return result
+        return _absent(ctx, "policy", title, existing, policy_view,
+                       lambda: api.acl_policy_delete(existing["ID"], name))
 
     desired = {
         "Name": name,
@@ -87,9 +96,7 @@ def run_policy(api, params, ctx):
     result = {"changed": operation != "none", "operation": operation, "changes": changes,
               "policy": _policy_public(policy)}
     if ctx.diff and operation != "none":
-        result["diff"] = {"before": policy_view(existing), "after": policy_view(desired),
-                          "before_header": f"consul acl policy {name} (before)",
-                          "after_header": f"consul acl policy {name} (after)"}
+        result["diff"] = _diff(title, policy_view(existing), policy_view(desired))
     return result
 
 
@@ -147,6 +154,7 @@ def run_token(api, params, ctx, nomad_factory=None):
     SecretID) is read directly; the token list, which grows with the cluster, is read only when
     the accessor is unknown, gone or names a token with another description."""
     description = params["description"]
+    title = f"consul acl token {description!r}"  # the header of its diff
     state = params.get("state") or "present"
     store = params.get("store_secret_in") if state == "present" else None
     accessor = params.get("accessor_id")
@@ -176,14 +184,8 @@ def run_token(api, params, ctx, nomad_factory=None):
         existing = find_token(tokens, description)
 
     if state == "absent":
-        if existing is None:
-            return {"changed": False, "operation": "none", "token": None}
-        if not ctx.check_mode:
-            api.acl_token_delete(existing["AccessorID"], description)
-        result = {"changed": True, "operation": "delete", "token": None}
-        if ctx.diff:
-            result["diff"] = _token_diff(description, token_view(existing), {})
-        return result
+        return _absent(ctx, "token", title, existing, token_view,
+                       lambda: api.acl_token_delete(existing["AccessorID"], description))
 
     want = {"Description": description}
     policies = params.get("policies")
@@ -229,7 +231,7 @@ def run_token(api, params, ctx, nomad_factory=None):
             else:
                 result["secret_id"] = secret  # the task is no_log (checked above)
         if ctx.diff:
-            result["diff"] = _token_diff(description, {}, token_view(want))
+            result["diff"] = _diff(title, {}, token_view(want))
         return result
 
     changes = []
@@ -279,13 +281,8 @@ def run_token(api, params, ctx, nomad_factory=None):
                 result["operation"] = "store"
     result["token"] = token_public(token)
     if ctx.diff and changes:
-        result["diff"] = _token_diff(description, token_view(existing), token_view(dict(existing, **want)))
+        result["diff"] = _diff(title, token_view(existing), token_view(dict(existing, **want)))
     return result
-
-
-def _token_diff(description, before, after):
-    return {"before": before, "after": after, "before_header": f"consul acl token {description!r} (before)",
-            "after_header": f"consul acl token {description!r} (after)"}
 
 
 def _write_token(api, body, accessor_id=None):
