@@ -16,6 +16,7 @@ import base64
 import json
 import math
 import re
+from dataclasses import dataclass
 
 from ansible_collections.octant.openclaw.plugins.module_utils._errors import (
     InputError,
@@ -104,21 +105,19 @@ def normalize_prefix(prefix):
 
 # -- tree planning ------------------------------------------------------------------------------
 
+@dataclass(eq=False)
 class Change:
     """One planned write: `action` create, update or delete of `key` (full key), `rel` its key
     relative to the prefix, `old`/`new` the stored and desired bytes, `index` the ModifyIndex
     read (0 for a new key), `flags` the flags to write."""
 
-    __slots__ = ("action", "key", "rel", "old", "new", "index", "flags")
-
-    def __init__(self, action, key, rel, old=None, new=None, index=0, flags=0):
-        self.action = action
-        self.key = key
-        self.rel = rel
-        self.old = old
-        self.new = new
-        self.index = index
-        self.flags = flags
+    action: str
+    key: str
+    rel: str
+    old: bytes | None = None
+    new: bytes | None = None
+    index: int = 0
+    flags: int = 0
 
     def operation(self):
         """The guarded /v1/txn operation for this change."""
