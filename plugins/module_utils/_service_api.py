@@ -152,19 +152,11 @@ def _mismatch(value, shape, where):
     if isinstance(shape, list):
         if not isinstance(value, list):
             return where, value, shape
-        for number, item in enumerate(value):
-            found = _mismatch(item, shape[0], f"{where}[{number}]")
-            if found:
-                return found
-        return None
+        return _first(_mismatch(item, shape[0], f"{where}[{number}]") for number, item in enumerate(value))
     if isinstance(shape, MapOf):
         if not isinstance(value, dict):
             return where, value, shape
-        for key, item in value.items():
-            found = _mismatch(item, shape.shape, _join(where, str(key)[:30]))
-            if found:
-                return found
-        return None
+        return _first(_mismatch(item, shape.shape, _join(where, str(key)[:30])) for key, item in value.items())
     if shape is int and isinstance(value, bool):
         return where, value, shape
     if shape is float and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -173,6 +165,11 @@ def _mismatch(value, shape, where):
 
 
 _MISSING = object()
+
+
+def _first(found):
+    """The first mismatch of the items of a list or map (checked lazily), or None."""
+    return next((f for f in found if f), None)
 
 
 def _join(where, key):
