@@ -27,7 +27,7 @@ from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.struct
     _is,
     _join,
     _missing,
-    _names,
+    _named_entries,
     _opt,
     _show,
     _suggest,
@@ -37,23 +37,15 @@ from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.struct
 def _check_agents(model, gateways, problems):
     """Returns {id: (index, agent)} of the agents with a usable, unique id."""
     agents = {}
-    for index, agent in _entries(model, "farm_agents"):
-        path = f"farm_agents[{index}]"
-        agent_id = _get(agent, "id", "str")
-        if agent_id is not None:
-            if not AGENT_ID_RE.fullmatch(agent_id):
-                problems.add(f"{path}.id", f"{agent_id!r} is not a valid OpenClaw agent id",
-                             "use 1-64 lowercase letters, digits, '_' and '-', not starting with '-'")
-            if agent_id in agents:
-                problems.add(f"{path}.id", f"duplicate agent id {agent_id!r} (also farm_agents[{agents[agent_id][0]}])",
-                             "agent ids are unique across the whole farm; rename one of them")
-            else:
-                agents[agent_id] = (index, agent)
+    for _index, path, agent, _agent_id in _named_entries(
+            model, "farm_agents", "id", agents, problems, valid=AGENT_ID_RE,
+            invalid=lambda agent_id: (f"{agent_id!r} is not a valid OpenClaw agent id",
+                                      "use 1-64 lowercase letters, digits, '_' and '-', not starting with '-'"),
+            unique="agent ids are unique across the whole farm; rename one of them"):
         gateway = _get(agent, "gateway", "str")
         if gateway is not None and _missing(gateways, gateway):
-            hint = _did_you_mean(gateway, gateways)
-            problems.add(f"{path}.gateway", f"unknown gateway {gateway!r} (gateways: {_names(gateways)})",
-                         f"{hint}use the name of an entry of farm_gateways, or add that gateway")
+            problems.unknown(f"{path}.gateway", "gateway", gateway, gateways,
+                             "use the name of an entry of farm_gateways, or add that gateway")
         name = _get(agent, "name", "str")
         if name is not None and not name.strip():
             problems.add(f"{path}.name", "is empty", "give the agent a display name")
@@ -246,9 +238,7 @@ def _check_agent_links(model, gateways, agents, problems):
                     problems.add(path, f"agent {own_id!r} names itself",
                                  "remove it: an agent always reaches its own sessions")
                 elif target not in agents:
-                    hint = _did_you_mean(target, agents)
-                    problems.add(path, f"unknown agent {target!r} (agents: {_names(agents)})",
-                                 f"{hint}use the id of an entry of farm_agents")
+                    problems.unknown(path, "agent", target, agents, "use the id of an entry of farm_agents")
                 elif target in seen:
                     problems.add(path, f"{target!r} is listed twice", "list each agent once")
                 elif key == "may_spawn" and _other_gateway(gateways, own_gateway,

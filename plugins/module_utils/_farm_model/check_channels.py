@@ -22,13 +22,11 @@ from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.schema
     PEER_KINDS,
 )
 from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.structure import (
-    _did_you_mean,
     _entries,
     _get,
     _is,
     _join,
     _missing,
-    _names,
     _opt,
     _show,
     _suggest,
@@ -48,9 +46,8 @@ def _check_channels(model, gateways, agents, problems):
                          "use lowercase letters, digits, '_' and '-' (default: default)")
             account = None
         if gateway is not None and _missing(gateways, gateway):
-            hint = _did_you_mean(gateway, gateways)
-            problems.add(f"{path}.gateway", f"unknown gateway {gateway!r} (gateways: {_names(gateways)})",
-                         f"{hint}use the name of an entry of farm_gateways")
+            problems.unknown(f"{path}.gateway", "gateway", gateway, gateways,
+                             "use the name of an entry of farm_gateways")
             gateway = None
         elif gateways is None:
             gateway = None
@@ -129,9 +126,7 @@ def _check_bindings(channel, kind, gateway, known, agents, path, problems):
         agent_id = _get(binding, "agent", "str")
         if agent_id is not None and agents is not None:
             if agent_id not in agents:
-                hint = _did_you_mean(agent_id, agents)
-                problems.add(f"{where}.agent", f"unknown agent {agent_id!r} (agents: {_names(agents)})",
-                             f"{hint}use the id of an entry of farm_agents")
+                problems.unknown(f"{where}.agent", "agent", agent_id, agents, "use the id of an entry of farm_agents")
             elif _other_gateway(known, gateway, _get(agents[agent_id][1], "gateway", "str")):
                 problems.add(f"{where}.agent", f"agent {agent_id!r} runs on gateway "
                              f"{agents[agent_id][1].get('gateway')!r}, but this {kind} account is owned by gateway "
@@ -180,10 +175,9 @@ def _check_secrets(model, gateways, problems):
                              f"derived from the provider or channel)")
             sources.setdefault(env, (ref, path))
         if GATEWAY_TOKEN_ENV not in sources:
+            fix = f"add {GATEWAY_TOKEN_ENV}: op://<vault>/<item>/<field> to farm_secrets (or to the gateway's secrets)"
             problems.add(f"farm_secrets.{GATEWAY_TOKEN_ENV}", f"is missing: gateway {gateway!r} authenticates clients "
-                         f"with the token in {GATEWAY_TOKEN_ENV}",
-                         f"add {GATEWAY_TOKEN_ENV}: op://<vault>/<item>/<field> to farm_secrets (or to the gateway's "
-                         f"secrets)")
+                         f"with the token in {GATEWAY_TOKEN_ENV}", fix)
 
 
 def _check_gateway_roster(model, gateways, agents, problems):

@@ -127,6 +127,11 @@ class Problems:
             self._seen.add(key)
             self.items.append({"path": path, "msg": msg, "fix": fix})
 
+    def unknown(self, path, what, name, known, fix):
+        """`name` is not one of the `known` gateways, agents...: the message lists them, the fix starts with the
+        closest one."""
+        self.add(path, f"unknown {what} {name!r} ({what}s: {_names(known)})", _did_you_mean(name, known) + fix)
+
 
 MAX_OP_REFERENCE = 512
 
@@ -277,6 +282,26 @@ def _entries(model, key):
     """(index, entry) for the mapping entries of a top-level list."""
     items = _get(model, key, "list", [])
     return [(index, item) for index, item in enumerate(items) if isinstance(item, dict)]
+
+
+def _named_entries(model, key, field, named, problems, valid, invalid, unique):
+    """(index, path, entry, name) of the mapping entries of the top-level list `key` (farm_agents...), `name` being
+    their `field` when it is a string, else None. A name that the regex `valid` rejects is reported with
+    invalid(name) -> (msg, fix), one that an earlier entry has with the fix `unique`. `named` collects
+    {name: (index, entry)} of the first entry of each name, invalid ones too: references to them are not reported
+    a second time."""
+    what = f"{key[len('farm_'):-1]} {field}"  # farm_agents, id -> agent id
+    for index, entry in _entries(model, key):
+        path = f"{key}[{index}]"
+        name = _get(entry, field, "str")
+        if name is not None:
+            if not valid.fullmatch(name):
+                problems.add(f"{path}.{field}", *invalid(name))
+            if name in named:
+                problems.add(f"{path}.{field}", f"duplicate {what} {name!r} (also {key}[{named[name][0]}])", unique)
+            else:
+                named[name] = (index, entry)
+        yield index, path, entry, name
 
 
 PLAIN = (str, int, float, bool, type(None))

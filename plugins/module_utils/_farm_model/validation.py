@@ -55,8 +55,8 @@ from ansible_collections.octant.openclaw.plugins.module_utils._farm_model.struct
     _check_fields,
     _describe,
     _did_you_mean,
-    _entries,
     _get,
+    _named_entries,
     _number_problem,
     _opt,
     _show,
@@ -174,22 +174,13 @@ def _check_gateways(model, hosts, where, version, problems):
     """Returns {name: gateway} of the gateways with a usable name."""
     gateways = {}
     by_node = {}
-    for index, gw in _entries(model, "farm_gateways"):
-        path = f"farm_gateways[{index}]"
-        name = _get(gw, "name", "str")
-        if name is not None:
-            if not GATEWAY_NAME_RE.fullmatch(name):
-                problems.add(f"{path}.name",
-                             f"{_show(name)} cannot name a Nomad job and Consul service "
-                             f"({_show(job_name(name))} must be a DNS label)",
-                             "use lowercase letters, digits and '-', starting with a letter and ending with a letter "
-                             "or digit, at most 54 characters")
-            if name in gateways:
-                problems.add(f"{path}.name", f"duplicate gateway name {name!r} (also farm_gateways"
-                             f"[{gateways[name][0]}])", "give every gateway its own name")
-            else:
-                # Known even when invalid: references to it are not reported a second time.
-                gateways[name] = (index, gw)
+    for index, path, gw, name in _named_entries(
+            model, "farm_gateways", "name", gateways, problems, valid=GATEWAY_NAME_RE,
+            invalid=lambda name: (f"{_show(name)} cannot name a Nomad job and Consul service "
+                                  f"({_show(job_name(name))} must be a DNS label)",
+                                  "use lowercase letters, digits and '-', starting with a letter and ending with a "
+                                  "letter or digit, at most 54 characters"),
+            unique="give every gateway its own name"):
         node = _get(gw, "node", "str")
         node = node if node is not None and NODE_RE.fullmatch(node) else None
         if node is not None and hosts is not None and node not in hosts:
