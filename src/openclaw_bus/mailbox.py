@@ -84,26 +84,13 @@ class Message:
     envelope: dict
     size: int
 
-    @property
-    def id(self):
-        return self.envelope["messageId"]
-
-    @property
-    def context_id(self):
-        return self.envelope.get("contextId")
-
-    @property
-    def metadata(self):
-        return self.envelope["metadata"]
-
-    @property
-    def reply_to(self):
-        return self.metadata.get("reply_to")
-
-    @property
-    def attempt(self):
-        """Failed deliveries so far, as the receiver counted them (its hwm), not as the sender wrote."""
-        return self.metadata["attempt"]
+    # Read from the envelope each time: a failed delivery rewrites metadata.attempt in place.
+    id = property(lambda self: self.envelope["messageId"])
+    context_id = property(lambda self: self.envelope.get("contextId"))
+    metadata = property(lambda self: self.envelope["metadata"])
+    reply_to = property(lambda self: self.metadata.get("reply_to"))
+    # Failed deliveries so far, as the receiver counted them (its hwm), not as the sender wrote.
+    attempt = property(lambda self: self.metadata["attempt"])
 
     def expired(self, now):
         deadline = expires_at(self.envelope)
@@ -582,12 +569,7 @@ class Inbox:
                 ops.append({"Verb": "get-tree", "Key": self.prefix})
             results = self.consul.txn(ops)
             result.txns += 1
-            txn_index = max((e.modify_index for e in results), default=0)
-            for sender, new in new_marks.items():
-                key = self.layout.hwm_key(self.agent, sender)
-                written = next((e for e in results if e.key == key), None)
-                new.modify_index = written.modify_index if written else txn_index
-                self.marks.marks[sender] = new
+            txn_index = self._written_marks(new_marks, results)
             for item, reason in chunk:
                 self.listing.pop(item.key, None)
                 if reason is None:
@@ -599,6 +581,17 @@ class Inbox:
                 self.index.value = max(txn_index, 1)  # the prefix's index is this txn's (its tombstones)
         result.index = self.index.value
         return result
+
+    def _written_marks(self, new_marks, results):
+        """After the txn that wrote `new_marks` ({sender: Mark}): each mark takes the ModifyIndex Consul
+        gave it and becomes the sender's mark. Returns the txn's index."""
+        txn_index = max((e.modify_index for e in results), default=0)
+        for sender, new in new_marks.items():
+            key = self.layout.hwm_key(self.agent, sender)
+            written = next((e for e in results if e.key == key), None)
+            new.modify_index = written.modify_index if written else txn_index
+            self.marks.marks[sender] = new
+        return txn_index
 
     def _chunks(self, items, reserve):
         """Cut the ack into transactions within the op limit and, for dead letters (which carry the
@@ -686,12 +679,8 @@ class Inbox:
                 except ConsulUnavailable as exc:  # a timeout included: the attempt may have been counted
                     raise BusUnavailable(f"Consul is unavailable; the attempt counter may not have been updated "
                                          f"({exc})") from None
-                txn_index = max((e.modify_index for e in results), default=0)
-                for sender, new in new_marks.items():
-                    key = self.layout.hwm_key(self.agent, sender)
-                    written = next((e for e in results if e.key == key), None)
-                    new.modify_index = written.modify_index if written else txn_index
-                    self.marks.marks[sender] = new
+                txn_index = self._written_marks(new_marks, results)
+                for sender in new_marks:
                     for message in by_sender[sender]:
                         message.metadata["attempt"] = message.attempt + 1
                         updated.append(message)
