@@ -180,24 +180,20 @@ class KVStore:
         if doomed and prefix:
             self._bury(prefix, idx)
 
-    def _checked(self, key, what):
+    def check_index(self, key, cas_index):
+        return self._check(key, "index", "modify index {} != {}", lambda e: e.modify_index, cas_index)
+
+    def check_session(self, key, session):
+        return self._check(key, "session", 'session "{}" != "{}"', lambda e: e.session, session)
+
+    def _check(self, key, what, mismatch, current, wanted):
+        """The entry at key when current(entry) is `wanted`, else Consul's error for the failed check."""
         existing = self.entries.get(key)
         if existing is None:
             raise StateError(f'failed to check {what}, key "{key}" doesn\'t exist')
-        return existing
-
-    def check_index(self, key, cas_index):
-        existing = self._checked(key, "index")
-        if existing.modify_index != cas_index:
-            raise StateError(f'failed index check for key "{key}", current modify index '
-                             f'{existing.modify_index} != {cas_index}')
-        return existing
-
-    def check_session(self, key, session):
-        existing = self._checked(key, "session")
-        if existing.session != session:
-            raise StateError(f'failed session check for key "{key}", current session "{existing.session}" '
-                             f'!= "{session}"')
+        if current(existing) != wanted:
+            raise StateError(f'failed {what} check for key "{key}", current '
+                             + mismatch.format(current(existing), wanted))
         return existing
 
     # -- sessions and time ------------------------------------------------------------------------------
