@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -252,12 +251,7 @@ func nodeAttrs(node Node) map[string]string {
 func evalVariables(env, attrs map[string]string) map[string]cty.Value {
 	tree := map[string]interface{}{}
 	flat := map[string]cty.Value{}
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(env) {
 		addNested(tree, k, env[k])
 		flat[k] = cty.StringVal(env[k])
 	}

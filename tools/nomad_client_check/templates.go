@@ -136,11 +136,8 @@ func (u *usage) node(n parse.Node) {
 	switch t := n.(type) {
 	case nil:
 	case *parse.ListNode:
-		if t == nil {
-			return
-		}
-		for _, c := range t.Nodes {
-			u.node(c)
+		if t != nil { // a missing else branch
+			visitAll(u, t.Nodes)
 		}
 	case *parse.ActionNode:
 		u.node(t.Pipe)
@@ -153,11 +150,8 @@ func (u *usage) node(n parse.Node) {
 	case *parse.TemplateNode:
 		u.node(t.Pipe)
 	case *parse.PipeNode:
-		if t == nil {
-			return
-		}
-		for _, c := range t.Cmds {
-			u.node(c)
+		if t != nil { // {{template "name"}} without a pipeline
+			visitAll(u, t.Cmds)
 		}
 	case *parse.CommandNode:
 		for i, a := range t.Args {
@@ -188,13 +182,20 @@ func (u *usage) node(n parse.Node) {
 	}
 }
 
+// visitAll visits the nodes of a list or the commands of a pipeline.
+func visitAll[N parse.Node](u *usage, nodes []N) {
+	for _, n := range nodes {
+		u.node(n)
+	}
+}
+
 func (u *usage) branch(b *parse.BranchNode) {
 	u.node(b.Pipe)
 	u.node(b.List)
 	u.node(b.ElseList)
 }
 
-func sortedKeys(m map[string]bool) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
