@@ -107,13 +107,16 @@ class SessionStore:
             self.renew(session)  # a new leader restarts every TTL timer
 
 
+_SESSION = "/v1/session/"
+
+
 def register(router):
-    router.add("PUT", r"/v1/session/create", create)
-    router.add("PUT", r"/v1/session/destroy/(?P<session_id>.*)", destroy)
-    router.add("PUT", r"/v1/session/renew/(?P<session_id>.*)", renew)
-    router.add("GET", r"/v1/session/info/(?P<session_id>.*)", info)
-    router.add("GET", r"/v1/session/list", list_sessions)
-    router.add("GET", r"/v1/session/node/(?P<node>.*)", node_sessions)
+    router.add("PUT", _SESSION + "create", create)
+    router.add("PUT", _SESSION + "destroy/(?P<session_id>.*)", destroy)
+    router.add("PUT", _SESSION + "renew/(?P<session_id>.*)", renew)
+    router.add("GET", _SESSION + "info/(?P<session_id>.*)", info)
+    router.add("GET", _SESSION + "list", list_sessions)
+    router.add("GET", _SESSION + "node/(?P<node>.*)", node_sessions)
 
 
 def _session_from_body(state, request):
