@@ -93,6 +93,10 @@ class UpgradeFarm(BackupFarm):
         # machine; the injected deployment failure still shows at the healthy deadline (6 s).
         return dict(super().variables(), upgrade_gate_timeout=20, gateway_progress_deadline=3000)
 
+    def run(self, *args, **kwargs):
+        # Only the hosts of the model's gateways (billy and the MacBook host none here): half the forks per task.
+        return super().run("--limit", "jerry,bobby,localhost", *args, **kwargs)
+
 
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory):
