@@ -30,7 +30,8 @@ class GatewaySink:
         return f"http://{self.host}:{self.port}"
 
     # -- what it answers (status, JSON object) ---------------------------------------------------------------
-    def answer_get(self, path):
+    def answer_get(self, path, authorized=False):
+        """`authorized`: the request carried the gateway token (OpenClaw's probes say more to it)."""
         return 404, {"error": {"message": "not found"}}
 
     def answer_chat(self, record, body):
@@ -60,7 +61,8 @@ class GatewaySink:
                 pass
 
             def do_GET(self):  # noqa: N802 - http.server's naming
-                return self._send(*sink.answer_get(self.path))
+                authorized = self.headers.get("Authorization") == f"Bearer {sink.token}"
+                return self._send(*sink.answer_get(self.path, authorized))
 
             def do_POST(self):  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)

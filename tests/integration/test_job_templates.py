@@ -131,6 +131,22 @@ def test_the_prestart_task_replaces_the_image_entrypoint(model):
     assert "command" not in plugins["Config"]
 
 
+def test_the_new_image_validates_the_config_before_the_gateway_starts(model):
+    """The prestart task `validate` runs the job's own image's `openclaw config validate --json` on the config the
+    gateway will read (read-only mounts), and fails the allocation at once when it rejects it."""
+    tasks = {t["Name"]: t for t in all_tasks(gateway_job(model))}
+    validate, gateway = tasks["validate"], tasks["gateway"]
+    assert validate["Lifecycle"] == {"Hook": "prestart", "Sidecar": False}
+    assert validate["Config"]["image"] == gateway["Config"]["image"]
+    assert (validate["Config"]["entrypoint"], validate["Config"]["args"]) == (
+        ["node"], ["dist/index.js", "config", "validate", "--json"])
+    assert validate["Config"]["volumes"] == [v + ":ro" for v in gateway["Config"]["volumes"][:2]]
+    assert validate["Env"]["OPENCLAW_CONFIG_PATH"] == gateway["Env"]["OPENCLAW_CONFIG_PATH"]
+    assert validate["Env"]["OPENCLAW_STATE_DIR"] == gateway["Env"]["OPENCLAW_STATE_DIR"]
+    assert (validate["RestartPolicy"]["Attempts"], validate["RestartPolicy"]["Mode"]) == (0, "fail")
+    assert "Templates" not in validate, "the validator needs no secret"
+
+
 def test_both_jobs_are_placed_by_the_shared_definition(model):
     for job in (gateway_job(model), bus_job(model)):
         assert job["Constraints"] == fm.placement_constraints("jerry")

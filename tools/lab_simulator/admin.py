@@ -163,6 +163,10 @@ def _config_value(key, value, current):
         return _integer({key: value}, key, None, 0, MAX_CONFIG_INT)
     if isinstance(current, float):
         return _number({key: value}, key, None, MAX_SECONDS)
+    if isinstance(current, dict) and not (isinstance(value, dict) and all(
+            isinstance(k, str) and isinstance(v, str) and v.startswith("/") for k, v in value.items())):
+        raise HttpError(400, f"{key} must map names to absolute paths, "
+                             f"e.g. {{\"2026.9.6\": \"/opt/openclaw/bin/openclaw\"}}")
     return value
 
 

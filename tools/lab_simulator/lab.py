@@ -44,6 +44,9 @@ DEFAULT_CONFIG = {
     "consul_key_list_policy": False,
     # Reject KV keys the way the newest Consul releases do (character set, traversal, file suffixes).
     "consul_strict_keys": False,
+    # {OpenClaw version: path of its `openclaw` launcher}: a gateway job's prestart validate task in
+    # ghcr.io/openclaw/openclaw:<version> runs that real CLI (nomad/prestart.py); other images are simulated.
+    "openclaw_images": {},
 }
 
 

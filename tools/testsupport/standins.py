@@ -5,8 +5,10 @@
 FakeGateway plays an OpenClaw gateway for the bus relay: the bench's GatewaySink (openclaw_bus.sink)
 plus what only tests need: answers that are a function of the request (one that raises plays a failed
 agent run: 500), a fixed error status, GET /healthz as OpenClaw answers it ({"ok": true, "status":
-"live"}; `healthy = False` makes it {"ok": false}), and down (connection refused) and back on the same
-port with stop() and start().
+"live"}; `healthy = False` makes it {"ok": false}), GET /startupz and /readyz as OpenClaw answers them
+(with the gateway token: the running `version`, and the channel accounts `failing` readiness, 503 when one
+fails; without it only ok/status or ready; both may be callables), and down (connection refused) and back on
+the same port with stop() and start().
 
 ScriptedBackend is the model backend of the real gateways of the e2e tests: GET /v1/models and POST
 /v1/chat/completions, streamed (SSE chunks, which is what OpenClaw asks for) or not. Every request is
@@ -32,10 +34,22 @@ class FakeGateway(GatewaySink):
         self.answer = answer  # str, or callable(agent_id, content, request_json) -> str
         self.status = status  # answer with this HTTP status (e.g. 500) instead of a completion
         self.healthy = True
+        self.version = "2026.9.6"  # str, or callable() -> str: what /startupz reports
+        self.failing = []  # list, or callable() -> list: the channel accounts /readyz reports failing
 
-    def answer_get(self, path):
+    def answer_get(self, path, authorized=False):
+        if path in ("/startupz", "/startup"):
+            version = self.version() if callable(self.version) else self.version
+            return 200, ({"ok": True, "status": "started", "version": version, "uptimeMs": 1000} if authorized
+                         else {"ok": True, "status": "started"})
+        if path in ("/readyz", "/ready"):
+            failing = list(self.failing() if callable(self.failing) else self.failing)
+            body = {"ready": not failing}
+            if authorized:
+                body.update(failing=failing, uptimeMs=1000)
+            return (503 if failing else 200), body
         if path not in ("/healthz", "/health"):
-            return super().answer_get(path)
+            return super().answer_get(path, authorized)
         return 200, {"ok": True, "status": "live"} if self.healthy else {"ok": False, "status": "unhealthy"}
 
     def answer_chat(self, record, body):

@@ -13,6 +13,7 @@ import copy
 from . import clientside
 from .canonical import spec_changed
 from .common import nanos, new_id, rfc3339
+from .prestart import Prestart
 from .state import key
 
 FAILED_ALLOCS = "Failed due to unhealthy allocations"
@@ -40,6 +41,19 @@ def set_task_states(st, alloc, state, when, event):
             "TaskHandle": None, "Paused": "",
         }
     alloc["TaskStates"] = states or None
+
+
+def prestart_runner(lab):
+    """The lab's one Prestart runner (made on first use)."""
+    if getattr(lab, "prestart", None) is None:
+        lab.prestart = Prestart(lab)
+    return lab.prestart
+
+
+def _terminated(code, output, now):
+    """A task's Terminated event; `lab_output` (the lab's only addition) holds what a client keeps in the task log."""
+    return {"Type": "Terminated", "Time": nanos(now), "Message": "", "DisplayMessage": f"Exit Code: {code}",
+            "Details": {"exit_code": str(code), "signal": "0", "oom_killed": "false", "lab_output": output[-4000:]}}
 
 
 def is_active(deployment):
@@ -137,20 +151,56 @@ class Rollout:
     def _advance(self, alloc, now):
         """Client side: pending -> running once the node is up; batch work ends after its run time."""
         node = self.st.node_by_id(alloc["NodeID"])
-        if alloc["ClientStatus"] == "pending" and alloc["DesiredStatus"] == "run" and now >= alloc["_start_at"] \
-                and node and node["Status"] == "ready" and clientside.refuse(self.st, alloc, node, now):
+        due = alloc["ClientStatus"] == "pending" and alloc["DesiredStatus"] == "run" and now >= alloc["_start_at"] \
+            and node and node["Status"] == "ready"
+        if due and clientside.refuse(self.st, alloc, node, now):
             pass  # the client refused the driver config or a template: the allocation failed
+        elif due and self._prestart_pending_or_failed(alloc, now):
+            return alloc.get("_touched", False)
         elif alloc["ClientStatus"] == "pending" and alloc["DesiredStatus"] == "run" and now >= alloc["_start_at"] \
                 and node and node["Status"] == "ready":
             alloc.update(ClientStatus="running", ClientDescription="Tasks are running")
             self.arm(alloc, now)
             set_task_states(self.st, alloc, "running", now, ("Started", "Task started by client"))
+            for name, output in (alloc.pop("_prestart_done", None) or {}).items():  # validators that exited 0
+                state = alloc["TaskStates"][name]
+                state.update(State="dead", FinishedAt=rfc3339(now))
+                state["Events"].append(_terminated(0, output, now))
         elif alloc["JobType"] == "batch" and alloc["ClientStatus"] == "running" and now >= alloc["_health_at"]:
             alloc.update(ClientStatus="complete", ClientDescription="All tasks have completed")
             set_task_states(self.st, alloc, "dead", now, ("Terminated", "Exit Code: 0"))
         else:
             return False
         alloc["_touched"] = True
+        return True
+
+    def _prestart_pending_or_failed(self, alloc, now):
+        """The real validator of a prestart validate task (prestart.py): True while it runs (the allocation waits)
+        or when it exited non-zero (the allocation failed as a client fails it; `_touched` set)."""
+        job = self.st.job_version(alloc["Namespace"], alloc["JobID"], alloc["JobVersion"])
+        verdict = prestart_runner(self.lab).verdict(job, alloc)
+        if verdict is None:
+            return True
+        failed = {name: result for name, result in verdict.items() if result[0] != 0}
+        if not failed:
+            alloc["_prestart_done"] = {name: output for name, (_code, output) in verdict.items()}
+            return False
+        set_task_states(self.st, alloc, "dead", now, ("Task Setup", "Building Task Directory"))
+        for name, state in (alloc["TaskStates"] or {}).items():
+            if name not in failed:
+                state["Events"].append({"Type": "Sibling Task Failed", "Time": nanos(now), "Details": {},
+                                        "DisplayMessage": "Task's sibling failed", "Message": ""})
+                continue
+            code, output = failed[name]
+            state["Events"] += [
+                {"Type": "Started", "Time": nanos(now), "Details": {}, "DisplayMessage": "Task started by client",
+                 "Message": ""},
+                _terminated(code, output, now),
+                {"Type": "Not Restarting", "Time": nanos(now), "Details": {"fails_task": "true"}, "Message": "",
+                 "DisplayMessage": "Exceeded allowed attempts 0 in interval 30m0s and mode is \"fail\""}]
+            state.update(Failed=True, FinishedAt=rfc3339(now))
+        alloc.update(ClientStatus="failed", ClientDescription="Failed tasks", _touched=True,
+                     DeploymentStatus={"Healthy": False, "Timestamp": rfc3339(now), "Canary": False, "ModifyIndex": 0})
         return True
 
     def _progress(self, deployment, now):
