@@ -136,6 +136,10 @@ def _entry(kind, entry, result):
             "token": result.get("token")}
 
 
+def _entries(count):
+    return f"{count} {'entry' if count == 1 else 'entries'}"
+
+
 def _half_way(err, one, entry, key, position, done, changed, params, check_mode):
     """The entry's error, saying what this call did before it (every entry before it ran to the end;
     nothing after it was tried)."""
@@ -146,7 +150,8 @@ def _half_way(err, one, entry, key, position, done, changed, params, check_mode)
     left = total - sum(len(v) for v in done.values()) - 1
     text = (f"{one} {entry[key]!r} ({one} {position}) failed: {err.text}. Before it, this task "
             f"{'would have done (check mode)' if check_mode else 'did'}: {', '.join(applied) or 'no change'}"
-            f"{f' ({unchanged} entries already as wanted)' if unchanged else ''}; the {left} entries after it were "
+            f"{f' ({_entries(unchanged)} already as wanted)' if unchanged else ''}; "
+            f"{_entries(left) + ' after it' if left else 'no entry after it'} {'was' if left == 1 else 'were'} "
             "not tried")
     hint = err.hint
     if one == "token" and not entry.get("store_secret_in") and "refusing to create" in err.text:

@@ -161,7 +161,7 @@ def test_a_failure_half_way_says_what_was_done(run_module, fakes, monkeypatch):
                           "(HTTP 500): rpc error: leadership lost")
     assert ("did: policy 'openclaw-bus-agent-bobby' (create), policy 'openclaw-bus-agent-billy' (create), "
             "policy 'openclaw-bus-watch-jerry' (create), token 'openclaw-bus agent bobby' (create); "
-            "the 1 entries after it were not tried") in msg
+            "1 entry after it was not tried") in msg
     assert result["changed"] is True
     assert [p["operation"] for p in result["policies"]] == ["create"] * 3
     assert [t["description"] for t in result["tokens"]] == ["openclaw-bus agent bobby"]
