@@ -14,10 +14,19 @@ if AnsibleCollectionConfig.collection_finder is None:
 
     init_plugin_loader([str(Path(__file__).resolve().parents[1] / "collections")])
 
-# pytest-xdist's `--dist loadfile` (scripts/test) hands whole files to its workers in collection order. The
-# longest files go first, so the two workers run them while the rest of the suite fills in around them.
-LONGEST_FIRST = ("tests/integration/test_phase4_resume.py", "tests/integration/test_phase4_resume_late.py")
+# pytest-xdist's `--dist loadfile --no-loadscope-reorder` (scripts/test) hands whole files to its workers in
+# collection order (without --no-loadscope-reorder it would sort them by number of tests, most first). The
+# longest file goes first: it builds the phase 2 farm and uninterrupted run both resume files restore
+# (phase2_build). Its other half goes mid-queue, so the other worker reaches it after the build is saved rather
+# than waiting on it, and not last, where it would run alone. The other files keep xdist's order.
+FIRST = "tests/integration/test_phase4_resume.py"
+MIDDLE = "tests/integration/test_phase4_resume_late.py"
 
 
 def pytest_collection_modifyitems(config, items):
-    items.sort(key=lambda item: item.nodeid.split("::")[0] not in LONGEST_FIRST)  # stable: files stay whole
+    files = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], []).append(item)
+    rest = sorted((name for name in files if name not in (FIRST, MIDDLE)), key=lambda name: -len(files[name]))
+    order = [FIRST, *rest[: len(rest) // 2], MIDDLE, *rest[len(rest) // 2 :]]
+    items[:] = [item for name in order for item in files.get(name, [])]

@@ -8,20 +8,24 @@ random). Nothing is lost and nothing is moved twice: one folder of set-aside sou
 
 The kill comes from a test-only callback (callback_plugins/octant_kill_at.py) at a named task, loop item or play,
 so each stage is hit at the same place every time. Every stage starts from the same phase 2 farm (the one
-test_phase4.py builds), built once: its data root and the simulator's saved state (`--state`, the lab's Raft
-snapshot) are put back before each run, at the same paths and ports, so every run starts from identical bytes.
+test_phase4.py builds), built once per session with the uninterrupted run (phase2_build, shared by the xdist
+workers): its data root and the simulator's saved state (`--state`, the lab's Raft snapshot) are put back before
+each run, at the module's own path and ports, so every run starts from identical bytes.
 Slow: each stage runs phase 4 twice; the stages are split over two files (see EARLY)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import pickle
 import re
 import shutil
 import signal
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from tests.integration.test_phase4 import Phase4Farm, running_farm, tree
 from tests.integration.test_phase_playbooks import ACL, OP_TOKEN, SECRETS
@@ -106,26 +110,81 @@ def diff(left, right, path=""):
     return [] if left == right else [f"{path}: {str(left)[:300]} != {str(right)[:300]}"]
 
 
-class Phase2Snapshot:
-    """One phase 2 farm, built once and put back before each run: the data root and the simulator's state
-    file are restored and the simulator restarted on the same ports."""
+def build(folder):
+    """Phase 2 on a farm of its own, its data root and simulator state saved, then phase 4 uninterrupted on it:
+    saved under folder for every module (of every xdist worker) to restore."""
+    shutil.rmtree(folder, ignore_errors=True)
+    base = folder / "farm"
+    base.mkdir(parents=True)
+    farm = Phase4Farm(base, ACL, OP_TOKEN, SECRETS)
+    state_file = base / "lab-state.json"
+    farm.lab.args += ["--state", str(state_file)]
+    farm.start()
+    try:
+        before = running_farm(farm)
+    finally:
+        farm.lab.stop()  # saves the state file
+    shutil.copytree(farm.data, folder / "phase2-data", symlinks=True)
+    shutil.copy2(state_file, folder / "phase2-lab-state.json")
+    farm.start()  # the same farm again, from the saved state
+    try:
+        farm.phase4()
+        expected = state(farm)
+    finally:
+        farm.lab.stop()
+        farm.print_runs("phase 4 uninterrupted")
+    ports = [farm.lab.consul_port, farm.lab.nomad_port, farm.lab.admin_port]
+    result = {"base": str(base), "ports": ports, "before": before, "expected": expected}
+    (folder / "result.pickle.tmp").write_bytes(pickle.dumps(result))
+    (folder / "result.pickle.tmp").replace(folder / BUILT)  # last: its presence means the build is complete
 
-    def __init__(self, tmp_path_factory):
+
+BUILT = "result.pickle"
+
+
+@pytest.fixture(scope="session")
+def phase2_build(tmp_path_factory):
+    """The folder of the one build of the session: the first xdist worker to need it builds it, under a lock,
+    in the folder the workers share (pytest-xdist's "session-scoped fixtures execute only once")."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    folder = root / "phase4-resume-build"
+    with FileLock(root / "phase4-resume-build.lock"):
+        if not (folder / BUILT).exists():
+            build(folder)
+    return folder
+
+
+class Phase2Snapshot:
+    """The shared build's phase 2 farm, put back before each run: the data root and the simulator's state file
+    are restored and the simulator restarted on the same ports. Each module has its own copy, own ports and
+    own simulator: the copy has the build's folder rewritten to its own (data root paths in facts, configs and
+    job volumes); the simulator's state holds no address of the lab (checked)."""
+
+    def __init__(self, tmp_path_factory, folder):
+        built = pickle.loads((folder / BUILT).read_bytes())  # noqa: S301 (the session's own file)
+        self.before, self.expected = built["before"], built["expected"]
         base = tmp_path_factory.mktemp("resume")
         self.farm = Phase4Farm(base, ACL, OP_TOKEN, SECRETS)
         self.state_file = base / "lab-state.json"
         self.farm.lab.args += ["--state", str(self.state_file)]
-        self.farm.start()
-        self.before = running_farm(self.farm)
-        self.farm.lab.stop()  # saves the state file
         self.saved_data, self.saved_state = base / "phase2-data", base / "phase2-lab-state.json"
-        shutil.copytree(self.farm.data, self.saved_data, symlinks=True)
-        shutil.copy2(self.state_file, self.saved_state)
+        shutil.copytree(folder / "phase2-data", self.saved_data, symlinks=True)
+        shutil.copy2(folder / "phase2-lab-state.json", self.saved_state)
+        old, new = built["base"].encode(), str(base).encode()
+        for path in [self.saved_state, *self.saved_data.rglob("*")]:
+            if path.is_file() and not path.is_symlink():
+                content = path.read_bytes()
+                assert not re.search(rb":(%s)\b" % b"|".join(b"%d" % p for p in built["ports"]), content), \
+                    f"{path} holds a port of the build's simulator: relocate it too"
+                if old in content:
+                    path.write_bytes(content.replace(old, new))
 
     def fresh(self):
         """The phase 2 farm again, running (the previous run's simulator stopped first: same ports)."""
         self.farm.lab.stop()
-        shutil.rmtree(self.farm.data)
+        shutil.rmtree(self.farm.data, ignore_errors=True)
         shutil.rmtree(self.farm.stash, ignore_errors=True)
         (self.farm.base / "killed-at").unlink(missing_ok=True)
         shutil.copytree(self.saved_data, self.farm.data, symlinks=True)
@@ -135,27 +194,20 @@ class Phase2Snapshot:
 
 
 @pytest.fixture(scope="module")
-def phase2(tmp_path_factory):
-    snapshot = Phase2Snapshot(tmp_path_factory)
+def phase2(tmp_path_factory, phase2_build):
+    snapshot = Phase2Snapshot(tmp_path_factory, phase2_build)
     yield snapshot
     snapshot.farm.lab.stop()
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(phase2):
-    """The state phase 4 leaves when nothing interrupts it, and the trees of what moves."""
-    farm, before = phase2.fresh()
-    try:
-        farm.phase4()
-        expected = state(farm)
-    finally:
-        farm.lab.stop()
-        farm.print_runs("phase 4 uninterrupted")
-    return expected, before
+    """The state phase 4 leaves when nothing interrupts it (the shared build's run), and the trees of what moves."""
+    return phase2.expected, phase2.before
 
 
 # The stages are split between this file and test_phase4_resume_late.py so that pytest-xdist (--dist loadfile)
-# runs the two halves on two workers, each with its own phase 2 farm and uninterrupted run.
+# runs the two halves on two workers, each on its own farm restored from the one shared build.
 EARLY = list(STAGES)[:3]
 
 
