@@ -10,6 +10,7 @@ a gateway runs (its Consul service with both checks) is registered as test_healt
 gateway that reports the version of the image its job runs and an agent's answer, as OpenClaw does.
 
 In file order, each run starting where the previous one left the farm (a rolled-back farm is the farm before):
+--check prints the plan and writes nothing;
 a lab deployment failure; a config the new version rejects (a key 2026.9.5 accepts and 2026.9.6 retired, as a
 Control UI edit leaves it, kept with gateway_config_drift=warn); each ends with the previous job version running,
 the state equal to the pre-upgrade snapshot, a report naming the failed check, and ops untouched. Then the upgrade
@@ -138,6 +139,18 @@ def assert_rolled_back(farm, run, before, failed_at):
     assert job(farm, "ops") == before["ops_job"]
     assert tree_of(gw_dir(farm, "ops")) == before["ops"]
     assert not [w for w in run.writes() if "openclaw-ops" in w[2]], run.writes()
+
+
+def test_check_mode_prints_the_plan_and_changes_nothing(farm):
+    before = before_upgrade(farm)
+    run = farm.run("--check", playbook="playbooks/upgrade.yml", extra=model(NEW))
+    assert run.writes() == [], run.writes()
+    flat = " ".join(run.output.split())
+    plan = flat.split("TASK [Print the plan", 1)[1].split("TASK [", 1)[0]
+    for name in GATEWAYS:
+        assert f"gateway: {name}" in plan and f"job: openclaw-{name}" in plan, plan
+    assert f"running: ghcr.io/openclaw/openclaw:{OLD}" in plan and f"new: ghcr.io/openclaw/openclaw:{NEW}" in plan, plan
+    assert before_upgrade(farm) == before
 
 
 def test_a_failed_deployment_rolls_back_the_job_and_the_state(farm):
