@@ -108,7 +108,7 @@ def run_acl_set(api, params, ctx, nomad_factory=None):
                     result = run_token(consul, entry, token_ctx, nomad_factory=nomad)
             except ModuleError as err:
                 raise _half_way(err, one, entry, key, f"{number} of {len(entries)}", done, changed, params,
-                                 ctx.check_mode) from None
+                                ctx.check_mode) from None
             changed = changed or result["changed"]
             done[kind].append(_entry(kind, entry, result))
             if result.get("diff"):

@@ -78,8 +78,9 @@ class Clock:
         self.now += seconds
 
 
-def gate(http, entries=SERVICE, timeout=10):
+def gate(http, entries=None, timeout=10):
     clock = Clock()
+    entries = SERVICE if entries is None else entries
     return GatewayGate(Consul(entries), http, "openclaw-main", "2026.9.6", "jerry", TOKEN, timeout=timeout,
                        interval=2, clock=clock, sleep=clock.sleep), clock
 
