@@ -44,6 +44,32 @@ def _absent(ctx, key, what, existing, view, delete):
     return result
 
 
+# The argument specs of one policy and one token: consul_acl_policy and consul_acl_token take them as their
+# options, consul_acl as the entries of its lists.
+POLICY_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    description=dict(type="str"),
+    rules=dict(type="str"),
+    datacenters=dict(type="list", elements="str"),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+)
+TOKEN_OPTIONS = dict(
+    description=dict(type="str", required=True),
+    accessor_id=dict(type="str"),
+    policies=dict(type="list", elements="str"),
+    roles=dict(type="list", elements="str"),
+    local=dict(type="bool"),
+    expiration_ttl=dict(type="str"),
+    store_secret_in=dict(type="dict", no_log=False, options=dict(
+        path=dict(type="str", required=True),
+        item=dict(type="str", default="CONSUL_HTTP_TOKEN"),
+        accessor_item=dict(type="str"),
+        namespace=dict(type="str"),
+    )),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+)
+
+
 # -- policies -----------------------------------------------------------------------------------
 
 def policy_view(policy):

@@ -251,35 +251,17 @@ failed_entry:
 """
 
 from ansible_collections.octant.openclaw.plugins.module_utils._consul import CONSUL, ConsulApi  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul_acl import (  # noqa: E402
+    POLICY_OPTIONS,
+    TOKEN_OPTIONS,
+)
 from ansible_collections.octant.openclaw.plugins.module_utils._consul_acl_set import run_acl_set  # noqa: E402
 from ansible_collections.octant.openclaw.plugins.module_utils._module import OpenClawModule  # noqa: E402
 from ansible_collections.octant.openclaw.plugins.module_utils._nomad import NOMAD, NomadApi  # noqa: E402
 
-POLICY = dict(
-    name=dict(type="str", required=True),
-    description=dict(type="str"),
-    rules=dict(type="str"),
-    datacenters=dict(type="list", elements="str"),
-    state=dict(type="str", default="present", choices=["present", "absent"]),
-)
-TOKEN = dict(
-    description=dict(type="str", required=True),
-    accessor_id=dict(type="str"),
-    policies=dict(type="list", elements="str"),
-    roles=dict(type="list", elements="str"),
-    local=dict(type="bool"),
-    expiration_ttl=dict(type="str"),
-    store_secret_in=dict(type="dict", no_log=False, options=dict(
-        path=dict(type="str", required=True),
-        item=dict(type="str", default="CONSUL_HTTP_TOKEN"),
-        accessor_item=dict(type="str"),
-        namespace=dict(type="str"),
-    )),
-    state=dict(type="str", default="present", choices=["present", "absent"]),
-)
 OPTIONS = dict(
-    policies=dict(type="list", elements="dict", default=[], options=POLICY),
-    tokens=dict(type="list", elements="dict", default=[], options=TOKEN, no_log=False),
+    policies=dict(type="list", elements="dict", default=[], options=POLICY_OPTIONS),
+    tokens=dict(type="list", elements="dict", default=[], options=TOKEN_OPTIONS, no_log=False),
 )
 
 

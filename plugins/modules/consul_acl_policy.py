@@ -122,16 +122,10 @@ policy:
 """
 
 from ansible_collections.octant.openclaw.plugins.module_utils._consul import CONSUL, ConsulApi  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils._consul_acl import run_policy  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul_acl import POLICY_OPTIONS, run_policy  # noqa: E402
 from ansible_collections.octant.openclaw.plugins.module_utils._module import OpenClawModule  # noqa: E402
 
-OPTIONS = dict(
-    name=dict(type="str", required=True),
-    description=dict(type="str"),
-    rules=dict(type="str"),
-    datacenters=dict(type="list", elements="str"),
-    state=dict(type="str", default="present", choices=["present", "absent"]),
-)
+OPTIONS = POLICY_OPTIONS
 
 
 def main():

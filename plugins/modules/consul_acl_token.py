@@ -179,25 +179,11 @@ secret_stored:
 """
 
 from ansible_collections.octant.openclaw.plugins.module_utils._consul import CONSUL, ConsulApi  # noqa: E402
-from ansible_collections.octant.openclaw.plugins.module_utils._consul_acl import run_token  # noqa: E402
+from ansible_collections.octant.openclaw.plugins.module_utils._consul_acl import TOKEN_OPTIONS, run_token  # noqa: E402
 from ansible_collections.octant.openclaw.plugins.module_utils._module import OpenClawModule  # noqa: E402
 from ansible_collections.octant.openclaw.plugins.module_utils._nomad import NOMAD, NomadApi  # noqa: E402
 
-OPTIONS = dict(
-    description=dict(type="str", required=True),
-    accessor_id=dict(type="str"),
-    policies=dict(type="list", elements="str"),
-    roles=dict(type="list", elements="str"),
-    local=dict(type="bool"),
-    expiration_ttl=dict(type="str"),
-    store_secret_in=dict(type="dict", no_log=False, options=dict(
-        path=dict(type="str", required=True),
-        item=dict(type="str", default="CONSUL_HTTP_TOKEN"),
-        accessor_item=dict(type="str"),
-        namespace=dict(type="str"),
-    )),
-    state=dict(type="str", default="present", choices=["present", "absent"]),
-)
+OPTIONS = TOKEN_OPTIONS
 
 
 def main():
